@@ -1,0 +1,36 @@
+/* zw_pg — a PostgreSQL connection that reconnects with backoff. Statements are
+ * always parameterised (PQexecParams); SQL is never built from strings. */
+#ifndef ZW_PG_H
+#define ZW_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct zw_pg;
+
+/* Makes a connection holder for dsn; nothing is connected until first use.
+ * Returns NULL when out of memory; caller owns the holder. */
+struct zw_pg *zw_pg_new(const char *dsn, long connect_timeout_s) __attribute__((warn_unused_result));
+void zw_pg_destroy(struct zw_pg *pg);
+
+/* Returns the live connection, connecting if needed, or NULL with err when the
+ * server cannot be reached (further attempts wait out a growing backoff, 0.5 s
+ * to 30 s, so a caller in a loop does not hammer the server). */
+PGconn *zw_pg_conn(struct zw_pg *pg, char *err, size_t errlen);
+
+/* Runs sql with text parameters (NULL entries are SQL NULL). Returns the result
+ * (caller PQclears it) when the status is COMMAND_OK or TUPLES_OK; otherwise
+ * NULL with err filled and *transient telling whether retrying later may help
+ * (connection lost, server shutting down, serialization failure, deadlock). */
+PGresult *zw_pg_exec(struct zw_pg *pg, const char *sql, int nparams, const char *const *params,
+                     bool *transient, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Runs sql and discards the result; returns 0 or -1 as zw_pg_exec. */
+int zw_pg_run(struct zw_pg *pg, const char *sql, int nparams, const char *const *params,
+              bool *transient, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* True when the last use found the server reachable. */
+bool zw_pg_ok(const struct zw_pg *pg);
+
+#endif

@@ -1,0 +1,463 @@
+/* zw_stage — the transactional consume-transform-produce loop of every stage. */
+#include "zw_stage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "zw_envelope.h"
+#include "zw_kafka.h"
+#include "zw_log.h"
+
+struct zw_stage {
+  struct zw_daemon *d;
+  struct zw_stage_spec spec;
+  rd_kafka_t *consumer;
+  rd_kafka_t *producer; /* NULL until init_transactions succeeded */
+  int pipefd[2];
+  struct event *wake, *tick;
+  char txn_id[192];
+  char input_topic[256];
+  const rd_kafka_message_t *current; /* message being processed, for the trace */
+  double backoff_until, backoff;
+  bool kafka_ok;
+};
+
+enum txn_fate { TXN_RETRY, TXN_ABORT, TXN_FATAL };
+
+static enum txn_fate txn_classify(const rd_kafka_error_t *e) {
+  if (rd_kafka_error_is_fatal(e)) return TXN_FATAL;
+  if (rd_kafka_error_txn_requires_abort(e)) return TXN_ABORT;
+  if (rd_kafka_error_is_retriable(e)) return TXN_RETRY;
+  return TXN_ABORT;
+}
+
+static struct zw_metrics *metrics(struct zw_stage *st) { return zw_daemon_metrics(st->d); }
+
+static void count_error(struct zw_stage *st, const char *kind) {
+  char label[128];
+  zw_metrics_add(metrics(st), "zwgk_errors_total", zw_metrics_label(label, sizeof label, "kind", kind), 1);
+}
+
+static void set_backoff(struct zw_stage *st) {
+  st->backoff = st->backoff ? st->backoff * 2 : 0.2;
+  if (st->backoff > 30) st->backoff = 30;
+  st->backoff_until = zw_now() + st->backoff;
+}
+
+/* Makes the transactional producer and runs init_transactions, which also
+ * fences and aborts whatever a previous incarnation left open. */
+static int producer_start(struct zw_stage *st, char *err, size_t errlen) {
+  const struct zw_config *cfg = zw_daemon_config(st->d);
+  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, st->txn_id, err, errlen);
+  if (!conf) return -1;
+  if (zw_kafka_conf_set(conf, "transactional.id", st->txn_id, err, errlen) < 0 ||
+      zw_kafka_conf_set(conf, "transaction.timeout.ms",
+                        zw_config_str(cfg, "kafka.transaction_timeout_ms"), err, errlen) < 0 ||
+      zw_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) < 0 ||
+      zw_kafka_conf_set(conf, "acks", "all", err, errlen) < 0 ||
+      zw_kafka_conf_set(conf, "linger.ms", "5", err, errlen) < 0) {
+    rd_kafka_conf_destroy(conf);
+    return -1;
+  }
+  char rkerr[512];
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof rkerr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    snprintf(err, errlen, "rd_kafka_new: %s", rkerr);
+    return -1;
+  }
+  rd_kafka_error_t *e = rd_kafka_init_transactions(rk, 10000);
+  if (e) {
+    snprintf(err, errlen, "init_transactions: %s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    rd_kafka_destroy(rk);
+    return -1;
+  }
+  st->producer = rk;
+  zw_info(NULL, "transactional producer %s ready", st->txn_id);
+  return 0;
+}
+
+static void producer_stop(struct zw_stage *st) {
+  if (!st->producer) return;
+  rd_kafka_destroy(st->producer);
+  st->producer = NULL;
+}
+
+/* Seeks every partition of the batch back to its first message in the batch,
+ * which is the last committed offset because each batch commits before the next. */
+static void rewind_batch(struct zw_stage *st, rd_kafka_message_t **msgs, size_t n) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+  for (size_t i = 0; i < n; i++) {
+    const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
+    if (!rd_kafka_topic_partition_list_find(list, topic, msgs[i]->partition))
+      rd_kafka_topic_partition_list_add(list, topic, msgs[i]->partition)->offset = msgs[i]->offset;
+  }
+  rd_kafka_error_t *e = rd_kafka_seek_partitions(st->consumer, list, 5000);
+  if (e) {
+    zw_error(NULL, "rewind failed: %s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Handles a failed transactional call: abort or rebuild, then rewind. */
+static void txn_failed(struct zw_stage *st, const char *what, rd_kafka_error_t *e,
+                       rd_kafka_message_t **msgs, size_t n) {
+  enum txn_fate fate = e ? txn_classify(e) : TXN_ABORT;
+  zw_warn(NULL, "%s failed (%s): %s", what, fate == TXN_FATAL ? "fatal" : "abortable",
+          e ? rd_kafka_error_string(e) : "processing");
+  count_error(st, fate == TXN_FATAL ? "txn_fatal" : "txn_abort");
+  if (e) rd_kafka_error_destroy(e);
+  if (fate != TXN_FATAL) {
+    rd_kafka_error_t *ae = rd_kafka_abort_transaction(st->producer, 30000);
+    if (ae) {
+      zw_warn(NULL, "abort_transaction: %s", rd_kafka_error_string(ae));
+      fate = TXN_FATAL;
+      rd_kafka_error_destroy(ae);
+    }
+  }
+  if (fate == TXN_FATAL) producer_stop(st);
+  rewind_batch(st, msgs, n);
+}
+
+/* Calls fn until it is not retriable (bounded), returning its last error. */
+static rd_kafka_error_t *with_retries(struct zw_stage *st, rd_kafka_error_t *(*fn)(struct zw_stage *, void *),
+                                      void *arg) {
+  rd_kafka_error_t *e = NULL;
+  for (int attempt = 0; attempt < 5; attempt++) {
+    if (e) rd_kafka_error_destroy(e);
+    e = fn(st, arg);
+    if (!e || txn_classify(e) != TXN_RETRY) return e;
+  }
+  return e;
+}
+
+static rd_kafka_error_t *send_offsets(struct zw_stage *st, void *arg) {
+  rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(st->consumer);
+  rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(st->producer, arg, cgmd, 30000);
+  rd_kafka_consumer_group_metadata_destroy(cgmd);
+  return e;
+}
+
+static rd_kafka_error_t *commit(struct zw_stage *st, void *arg) {
+  return rd_kafka_commit_transaction(st->producer, 30000);
+}
+
+const char *zw_stage_source(const rd_kafka_message_t *msg, char *buf, size_t len) {
+  snprintf(buf, len, "%s:%d:%lld", rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+           (long long)msg->offset);
+  return buf;
+}
+
+/* Writes a dead letter for msg: the error, where it came from and the original. */
+static int dead_letter(struct zw_stage *st, const rd_kafka_message_t *msg, const json_t *env,
+                       const char *kind, const char *message) {
+  char source[320], err[256];
+  json_t *dl = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s%}", "schema", "zwgk.dlq.v1", "error",
+                         "stage", zw_daemon_name(st->d), "kind", kind, "message", message,
+                         "source", zw_stage_source(msg, source, sizeof source), "original",
+                         (const char *)msg->payload, msg->payload ? msg->len : 0);
+  if (!dl) /* the original is not UTF-8: keep its bytes hex-free but visible as "" */
+    dl = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s}", "schema", "zwgk.dlq.v1", "error", "stage",
+                   zw_daemon_name(st->d), "kind", kind, "message", message, "source",
+                   zw_stage_source(msg, source, sizeof source), "original", "");
+  const char *copy[] = {"release_id", "revision", "action", "ingest", "release"};
+  for (size_t i = 0; env && i < sizeof copy / sizeof copy[0]; i++) {
+    json_t *v = json_object_get(env, copy[i]);
+    if (v) json_object_set(dl, copy[i], v);
+  }
+  if (!json_object_get(dl, "release_id") && msg->key && msg->key_len == ZW_RELEASE_ID_LEN)
+    json_object_set_new(dl, "release_id", json_stringn(msg->key, msg->key_len));
+  int rc = zw_stage_emit(st, "dlq", dl, err, sizeof err);
+  if (rc < 0) zw_error(NULL, "cannot dead-letter: %s", err);
+  else zw_warn(json_string_value(json_object_get(dl, "release_id")), "dead-lettered %s: %s", kind, message);
+  count_error(st, kind);
+  json_decref(dl);
+  return rc;
+}
+
+int zw_stage_emit(struct zw_stage *st, const char *topic, const json_t *env, char *err,
+                  size_t errlen) {
+  char full[256], trace_id[ZW_TRACE_ID_LEN + 1], span[ZW_SPAN_ID_LEN + 1], tp[ZW_TRACEPARENT_LEN + 1],
+      header[128];
+  zw_kafka_topic(zw_daemon_config(st->d), topic, full, sizeof full);
+  if (zw_trace_new(trace_id, span) < 0) {
+    snprintf(err, errlen, "no randomness for a span id");
+    return -1;
+  }
+  if (st->current && zw_kafka_header(st->current, "traceparent", header, sizeof header) == 0)
+    zw_traceparent_parse(header, strlen(header), trace_id);
+  zw_traceparent_format(tp, trace_id, span);
+  const char *key = json_string_value(json_object_get(env, "release_id"));
+  char *value = json_dumps(env, JSON_COMPACT);
+  if (!value) {
+    snprintf(err, errlen, "cannot serialise the envelope");
+    return -1;
+  }
+  rd_kafka_headers_t *h = zw_kafka_headers(tp, json_string_value(json_object_get(env, "schema")));
+  rd_kafka_resp_err_t e;
+  for (int tries = 0;; tries++) {
+    e = rd_kafka_producev(st->producer, RD_KAFKA_V_TOPIC(full),
+                          RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                          RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= 50) break;
+    rd_kafka_poll(st->producer, 100); /* bounded wait for room in the queue */
+  }
+  if (e) {
+    free(value);
+    rd_kafka_headers_destroy(h);
+    snprintf(err, errlen, "produce to %s: %s", full, rd_kafka_err2str(e));
+    return -1;
+  }
+  char label[300];
+  zw_metrics_add(metrics(st), "zwgk_messages_out_total", zw_metrics_label(label, sizeof label, "topic", full), 1);
+  return 0;
+}
+
+/* Processes one message; returns 0 to go on, -1 to abort the batch (transient). */
+static int process_one(struct zw_stage *st, rd_kafka_message_t *msg) {
+  char err[512];
+  st->current = msg;
+  double start = zw_now();
+  json_t *env = zw_envelope_parse(msg->payload, msg->len, err, sizeof err);
+  enum zw_outcome out = env ? st->spec.handle(st->spec.arg, st, msg, env, err, sizeof err) : ZW_FAIL;
+  int rc = 0;
+  if (out == ZW_FAIL) rc = dead_letter(st, msg, env, env ? "unprocessable" : "poison", err);
+  else if (out == ZW_RETRY) {
+    zw_warn(env ? zw_envelope_release_id(env) : NULL, "will retry: %s", err);
+    count_error(st, "transient");
+    rc = -1;
+  }
+  json_decref(env);
+  st->current = NULL;
+  char label[300];
+  zw_metrics_label(label, sizeof label, "topic", st->input_topic);
+  zw_metrics_add(metrics(st), "zwgk_messages_in_total", label, 1);
+  zw_metrics_observe(metrics(st), "zwgk_stage_seconds", NULL, zw_now() - start);
+  return rc;
+}
+
+/* Offsets to commit: one past the last message of each partition in the batch. */
+static rd_kafka_topic_partition_list_t *batch_offsets(rd_kafka_message_t **msgs, size_t n) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+  for (size_t i = 0; i < n; i++) {
+    const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(list, topic, msgs[i]->partition);
+    if (!tp) tp = rd_kafka_topic_partition_list_add(list, topic, msgs[i]->partition);
+    if (msgs[i]->offset + 1 > tp->offset) tp->offset = msgs[i]->offset + 1;
+  }
+  return list;
+}
+
+static size_t collect_batch(struct zw_stage *st, rd_kafka_message_t **msgs, size_t max) {
+  size_t n = 0;
+  while (n < max) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(st->consumer, 0);
+    if (!m) break;
+    if (m->err) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        zw_warn(NULL, "consumer: %s", rd_kafka_message_errstr(m));
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    msgs[n++] = m;
+  }
+  return n;
+}
+
+/* Runs one transaction over the batch. Returns true when it committed. */
+static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size_t n) {
+  rd_kafka_error_t *e = rd_kafka_begin_transaction(st->producer);
+  if (e) {
+    zw_warn(NULL, "begin_transaction: %s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    producer_stop(st);
+    rewind_batch(st, msgs, n);
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (process_one(st, msgs[i]) < 0) {
+      txn_failed(st, "processing", NULL, msgs, n);
+      set_backoff(st);
+      return false;
+    }
+  }
+  rd_kafka_topic_partition_list_t *offsets = batch_offsets(msgs, n);
+  e = with_retries(st, send_offsets, offsets);
+  rd_kafka_topic_partition_list_destroy(offsets);
+  if (!e) e = with_retries(st, commit, NULL);
+  if (e) {
+    txn_failed(st, "commit", e, msgs, n);
+    set_backoff(st);
+    return false;
+  }
+  return true;
+}
+
+static void run_batch(struct zw_stage *st) {
+  if (zw_daemon_stopping(st->d) || zw_now() < st->backoff_until) return;
+  char err[512];
+  if (!st->producer && producer_start(st, err, sizeof err) < 0) {
+    zw_warn(NULL, "kafka not ready: %s", err);
+    st->kafka_ok = false;
+    set_backoff(st);
+    return;
+  }
+  size_t max = (size_t)zw_config_int(zw_daemon_config(st->d), "kafka.batch_max");
+  rd_kafka_message_t **msgs = calloc(max ? max : 1, sizeof *msgs);
+  if (!msgs) return;
+  size_t n = collect_batch(st, msgs, max);
+  if (n > 0 && run_transaction(st, msgs, n)) {
+    st->backoff = 0;
+    st->kafka_ok = true;
+  }
+  for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+  free(msgs);
+  if (n == max) event_active(st->wake, EV_READ, 0); /* more may be waiting */
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg) {
+  char buf[64];
+  while (read(fd, buf, sizeof buf) > 0) {
+  }
+  run_batch(arg);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+  struct zw_stage *st = arg;
+  if (st->producer) rd_kafka_poll(st->producer, 0);
+  run_batch(st);
+}
+
+static bool stage_ready(void *arg, char *why, size_t whylen) {
+  struct zw_stage *st = arg;
+  if (!st->producer) {
+    snprintf(why, whylen, "kafka: transactional producer not initialised");
+    return false;
+  }
+  if (!st->kafka_ok && !(st->kafka_ok = zw_kafka_probe(st->consumer, 500))) {
+    snprintf(why, whylen, "kafka: no broker reachable");
+    return false;
+  }
+  return !st->spec.ready || st->spec.ready(st->spec.arg, why, whylen);
+}
+
+static void stage_stop(void *arg) {
+  struct zw_stage *st = arg;
+  /* Batches commit synchronously, so nothing is in flight between callbacks:
+   * leave the group and exit; the committed offsets are where a restart begins. */
+  rd_kafka_resp_err_t e = rd_kafka_consumer_close(st->consumer);
+  if (e) zw_warn(NULL, "consumer close: %s", rd_kafka_err2str(e));
+  zw_daemon_drained(st->d);
+}
+
+/* Refreshes the consumer-lag gauges from cached watermarks (no broker round trip). */
+static void collect_lag(struct zw_metrics *m, void *arg) {
+  struct zw_stage *st = arg;
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  if (rd_kafka_assignment(st->consumer, &parts) || !parts) return;
+  rd_kafka_position(st->consumer, parts);
+  const char *group = zw_config_str(zw_daemon_config(st->d), st->spec.group_key);
+  for (int i = 0; i < parts->cnt; i++) {
+    int64_t lo, hi;
+    rd_kafka_topic_partition_t *p = &parts->elems[i];
+    if (rd_kafka_get_watermark_offsets(st->consumer, p->topic, p->partition, &lo, &hi) || hi < 0)
+      continue;
+    char labels[512], g[200], t[300];
+    snprintf(labels, sizeof labels, "%s,%s,partition=\"%d\"", zw_metrics_label(g, sizeof g, "group", group),
+             zw_metrics_label(t, sizeof t, "topic", p->topic), (int)p->partition);
+    int64_t pos = p->offset >= 0 ? p->offset : lo;
+    zw_metrics_set(m, "zwgk_consumer_lag", labels, (double)(hi > pos ? hi - pos : 0));
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static int consumer_start(struct zw_stage *st, char *err, size_t errlen) {
+  const struct zw_config *cfg = zw_daemon_config(st->d);
+  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, st->txn_id, err, errlen);
+  if (!conf) return -1;
+  if (zw_kafka_conf_set(conf, "group.id", zw_config_str(cfg, st->spec.group_key), err, errlen) < 0 ||
+      zw_kafka_conf_set(conf, "isolation.level", "read_committed", err, errlen) < 0 ||
+      zw_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) < 0 ||
+      zw_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errlen) < 0 ||
+      zw_kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen) < 0) {
+    rd_kafka_conf_destroy(conf);
+    return -1;
+  }
+  char rkerr[512];
+  st->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof rkerr);
+  if (!st->consumer) {
+    rd_kafka_conf_destroy(conf);
+    snprintf(err, errlen, "rd_kafka_new: %s", rkerr);
+    return -1;
+  }
+  rd_kafka_poll_set_consumer(st->consumer);
+  rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, st->input_topic, RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t e = rd_kafka_subscribe(st->consumer, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (e) {
+    snprintf(err, errlen, "subscribe %s: %s", st->input_topic, rd_kafka_err2str(e));
+    return -1;
+  }
+  rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(st->consumer);
+  rd_kafka_queue_io_event_enable(q, st->pipefd[1], "1", 1);
+  rd_kafka_queue_destroy(q);
+  return 0;
+}
+
+struct zw_stage *zw_stage_new(struct zw_daemon *d, const struct zw_stage_spec *spec, char *err,
+                              size_t errlen) {
+  struct zw_stage *st = calloc(1, sizeof *st);
+  if (!st) return NULL;
+  st->d = d;
+  st->spec = *spec;
+  st->pipefd[0] = st->pipefd[1] = -1;
+  snprintf(st->txn_id, sizeof st->txn_id, "zwgk-%s-%s", zw_daemon_name(d), zw_daemon_instance(d));
+  zw_kafka_topic(zw_daemon_config(d), spec->input, st->input_topic, sizeof st->input_topic);
+  if (pipe(st->pipefd) < 0 || evutil_make_socket_nonblocking(st->pipefd[0]) < 0 ||
+      evutil_make_socket_nonblocking(st->pipefd[1]) < 0) {
+    snprintf(err, errlen, "pipe failed");
+    goto failed;
+  }
+  if (consumer_start(st, err, errlen) < 0) goto failed;
+  struct zw_metrics *m = zw_daemon_metrics(d);
+  zw_metrics_declare(m, "zwgk_messages_in_total", ZW_COUNTER, "Messages consumed, by topic");
+  zw_metrics_declare(m, "zwgk_messages_out_total", ZW_COUNTER, "Messages produced, by topic");
+  zw_metrics_declare(m, "zwgk_errors_total", ZW_COUNTER, "Errors, by kind");
+  zw_metrics_declare(m, "zwgk_stage_seconds", ZW_HISTOGRAM, "Time to process one message");
+  zw_metrics_declare(m, "zwgk_consumer_lag", ZW_GAUGE, "Messages behind the high watermark");
+  zw_metrics_set_collector(m, collect_lag, st);
+  struct event_base *base = zw_daemon_base(d);
+  long interval = zw_config_int(zw_daemon_config(d), "kafka.commit_interval_ms");
+  struct timeval tv = {interval / 1000, (interval % 1000) * 1000};
+  st->wake = event_new(base, st->pipefd[0], EV_READ | EV_PERSIST, on_wake, st);
+  st->tick = event_new(base, -1, EV_PERSIST, on_tick, st);
+  if (!st->wake || !st->tick || event_add(st->wake, NULL) < 0 || event_add(st->tick, &tv) < 0) {
+    snprintf(err, errlen, "cannot add stage events");
+    goto failed;
+  }
+  char perr[512];
+  if (producer_start(st, perr, sizeof perr) < 0) zw_warn(NULL, "kafka not ready yet: %s", perr);
+  zw_daemon_set_ready(d, stage_ready, st);
+  zw_daemon_on_stop(d, stage_stop, st);
+  return st;
+failed:
+  zw_stage_destroy(st);
+  return NULL;
+}
+
+void zw_stage_destroy(struct zw_stage *st) {
+  if (!st) return;
+  if (st->wake) event_free(st->wake);
+  if (st->tick) event_free(st->tick);
+  producer_stop(st);
+  if (st->consumer) rd_kafka_destroy(st->consumer);
+  if (st->pipefd[0] >= 0) close(st->pipefd[0]);
+  if (st->pipefd[1] >= 0) close(st->pipefd[1]);
+  free(st);
+}

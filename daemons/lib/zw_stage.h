@@ -1,0 +1,64 @@
+/* zw_stage — the transactional consume-transform-produce loop that the
+ * classifier, the fan-out and the adapters run on.
+ *
+ * Messages are read from the input topic by a read_committed consumer in
+ * batches; each batch is processed inside one Kafka transaction whose outputs
+ * and consumed offsets commit together (send_offsets_to_transaction). Errors
+ * are sorted the librdkafka way: retriable calls are retried, abortable ones
+ * abort the transaction and rewind the consumer to the batch start, fatal ones
+ * rebuild the producer and rewind. A message that cannot be processed goes to
+ * the DLQ topic within the same transaction. */
+#ifndef ZW_STAGE_H
+#define ZW_STAGE_H
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "zw_daemon.h"
+
+/* Outcome of processing one message (and of adapter operations). */
+enum zw_outcome {
+  ZW_OK,    /* done; its outputs were emitted */
+  ZW_RETRY, /* transient trouble (e.g. PostgreSQL down): abort, back off, redo */
+  ZW_FAIL,  /* this message can never be processed: dead-letter it */
+};
+
+struct zw_stage;
+
+/* Processes one parsed envelope. Emits outputs with zw_stage_emit. On ZW_FAIL
+ * or ZW_RETRY, err says why. msg is borrowed for the call. */
+typedef enum zw_outcome (*zw_stage_handler_fn)(void *arg, struct zw_stage *stage,
+                                               const rd_kafka_message_t *msg, json_t *env,
+                                               char *err, size_t errlen);
+
+/* Readiness of the handler's own dependencies (e.g. PostgreSQL). */
+typedef bool (*zw_stage_ready_fn)(void *arg, char *why, size_t whylen);
+
+struct zw_stage_spec {
+  const char *input;     /* topic suffix, e.g. "releases" */
+  const char *group_key; /* config key of the consumer group, e.g. "classifier.group_id" */
+  zw_stage_handler_fn handle;
+  zw_stage_ready_fn ready;
+  void *arg;
+};
+
+/* Builds the consumer and transactional producer (transactional.id
+ * "zwgk-<daemon>-<instance>"), subscribes, and hooks the loop, readiness and
+ * drain into the daemon d. Returns NULL with err on failure. */
+struct zw_stage *zw_stage_new(struct zw_daemon *d, const struct zw_stage_spec *spec, char *err,
+                              size_t errlen) __attribute__((warn_unused_result));
+void zw_stage_destroy(struct zw_stage *stage);
+
+/* Produces env (serialised) to topic suffix `topic` keyed by its release_id,
+ * inside the current transaction, with the trace carried on from the input
+ * message and zwgk-schema set from env's schema. Returns 0 or -1 with err
+ * (the batch is then aborted and redone). */
+int zw_stage_emit(struct zw_stage *stage, const char *topic, const json_t *env, char *err,
+                  size_t errlen) __attribute__((warn_unused_result));
+
+/* "topic:partition:offset" of msg, to record where a decision came from. */
+const char *zw_stage_source(const rd_kafka_message_t *msg, char *buf, size_t len);
+
+#endif
