@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum zw_config_type { CFG_STR, CFG_INT, CFG_BOOL };
 
@@ -331,4 +332,30 @@ void zw_config_help(FILE *out) {
   }
   fprintf(out, "%-30s %-8s %-22s %-10s %s\n", "kafka.<property>", "string", "", "no",
            "any librdkafka property, passed through (TLS, SASL, ...)");
+}
+
+struct zw_config *zw_config_load(const char *path, char *const *envp, const char *const *sets, size_t nsets,
+                                 char *err, size_t errlen) {
+  struct zw_config *cfg = zw_config_new();
+  if (!cfg) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  const char *file = path ? path : ZW_CONFIG_DEFAULT_PATH;
+  if ((path || access(file, F_OK) == 0) && zw_config_load_file(cfg, file, err, errlen) < 0) goto failed;
+  if (zw_config_load_env(cfg, envp, err, errlen) < 0) goto failed;
+  for (size_t i = 0; i < nsets; i++) {
+    const char *eq = strchr(sets[i], '=');
+    char key[256];
+    if (!eq || (size_t)(eq - sets[i]) >= sizeof key) {
+      snprintf(err, errlen, "'%s' is not section.key=value", sets[i]);
+      goto failed;
+    }
+    snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
+    if (zw_config_set(cfg, key, eq + 1, err, errlen) < 0) goto failed;
+  }
+  return cfg;
+failed:
+  zw_config_destroy(cfg);
+  return NULL;
 }

@@ -19,6 +19,16 @@ struct zw_config;
 struct zw_config *zw_config_new(void) __attribute__((warn_unused_result));
 void zw_config_destroy(struct zw_config *cfg);
 
+#define ZW_CONFIG_DEFAULT_PATH "/etc/zwgk/zwgk.conf"
+
+/* Builds a configuration with the full precedence: defaults < the file at path
+ * (NULL: ZW_CONFIG_DEFAULT_PATH, skipped when it does not exist; a given path
+ * must exist) < ZWGK_ variables of envp < sets ("section.key=value", where
+ * kafka.<property> passes a property to librdkafka). Returns a new
+ * configuration or NULL with err. */
+struct zw_config *zw_config_load(const char *path, char *const *envp, const char *const *sets, size_t nsets,
+                                 char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* Reads an INI file: "[section]" headers, "key = value" lines, '#' or ';'
  * comments. An unknown section or key, a value of the wrong type or a line
  * that is none of these is an error naming the file and line. */

@@ -52,41 +52,20 @@ static void usage(FILE *out, const char *name) {
 
 /* Builds a configuration from the file, the environment and the kept flags. */
 static struct zw_config *load_config(struct zw_daemon *d, char *err, size_t errlen) {
-  struct zw_config *cfg = zw_config_new();
-  if (!cfg) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
-  const char *path = d->config_path ? d->config_path : "/etc/zwgk/zwgk.conf";
-  bool required = d->config_path != NULL;
-  if ((required || access(path, F_OK) == 0) && zw_config_load_file(cfg, path, err, errlen) < 0)
-    goto failed;
-  if (zw_config_load_env(cfg, environ, err, errlen) < 0) goto failed;
-  for (size_t i = 0; i < d->nflag_sets; i++) {
-    char *eq = strchr(d->flag_sets[i], '=');
-    *eq = '\0';
-    int rc = d->flag_sets[i][0] == '-'
-                 ? (zw_config_set_kafka(cfg, d->flag_sets[i] + 1, eq + 1) < 0 ? -1 : 0)
-                 : zw_config_set(cfg, d->flag_sets[i], eq + 1, err, errlen);
-    *eq = '=';
-    if (rc < 0) goto failed;
-  }
-  return cfg;
-failed:
-  zw_config_destroy(cfg);
-  return NULL;
+  return zw_config_load(d->config_path, environ, (const char *const *)d->flag_sets, d->nflag_sets, err,
+                        errlen);
 }
 
-/* Keeps a --set or -X flag; -X ones are stored with a leading '-'. */
+/* Keeps a --set or -X flag as "section.key=value"; -X ones become kafka.<property>. */
 static int keep_flag(struct zw_daemon *d, const char *value, bool kafka) {
   if (!strchr(value, '=')) return -1;
   char **grown = realloc(d->flag_sets, (d->nflag_sets + 1) * sizeof *grown);
   if (!grown) return -1;
   d->flag_sets = grown;
-  size_t len = strlen(value) + 2;
+  size_t len = strlen(value) + 7;
   char *copy = malloc(len);
   if (!copy) return -1;
-  snprintf(copy, len, "%s%s", kafka ? "-" : "", value);
+  snprintf(copy, len, "%s%s", kafka ? "kafka." : "", value);
   d->flag_sets[d->nflag_sets++] = copy;
   return 0;
 }

@@ -1,0 +1,45 @@
+/* adapter.h — the one interface every channel adapter implements, and the
+ * runner that drives it.
+ *
+ * The runner consumes zwgk.channel.<channel> read_committed, calls deliver or
+ * withdraw, records the delivery row and attempt in PostgreSQL and writes a
+ * receipt to zwgk.receipts, all before the consumed offset commits (in the
+ * stage's Kafka transaction). Each callback returns ZW_OK, ZW_RETRY (transient:
+ * the work is redone after a backoff) or ZW_FAIL (permanent: the delivery is
+ * recorded as failed and the item dead-lettered). */
+#ifndef ZWGK_ADAPTER_H
+#define ZWGK_ADAPTER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "zw_daemon.h"
+#include "zw_pg.h"
+#include "zw_stage.h"
+
+/* One work item, as the adapter sees it. */
+struct zw_delivery {
+  const char *release_id;
+  int revision;
+  const char *action;    /* publish, update or withdraw */
+  const json_t *env;     /* the whole channel envelope, borrowed */
+  const json_t *payload; /* env.channel.payload, borrowed */
+  char external_id[256]; /* filled by deliver: the channel's id of the copy */
+  char url[1024];        /* filled by deliver: where the public sees it */
+};
+
+struct zw_adapter_ops {
+  const char *channel; /* "portal"; also the daemon's config section */
+  /* Builds the adapter's state; pg is borrowed and lives as long as the state. */
+  void *(*init)(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errlen);
+  enum zw_outcome (*deliver)(void *state, struct zw_delivery *dv, char *err, size_t errlen);
+  enum zw_outcome (*withdraw)(void *state, struct zw_delivery *dv, char *err, size_t errlen);
+  /* Accepts NULL and a half-built state. */
+  void (*destroy)(void *state);
+};
+
+/* Runs an adapter daemon: flags and config, admin listener, the stage loop.
+ * Returns the process exit code. */
+int zw_adapter_main(const struct zw_adapter_ops *ops, int argc, char **argv);
+
+#endif

@@ -1,0 +1,120 @@
+/* zwgk-portal — the portal adapter: keeps the static 政府信息公开 site under the
+ * document root in step with zwgk.channel.portal and serves it over HTTP. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter.h"
+#include "serve.h"
+#include "site.h"
+#include "zw_envelope.h"
+#include "zw_log.h"
+
+struct portal {
+  struct site site;
+  struct serve *serve;
+};
+
+static enum zw_outcome failed(bool transient) { return transient ? ZW_RETRY : ZW_FAIL; }
+
+/* Re-renders everything that lists the article. */
+static enum zw_outcome render_all(struct portal *p, const char *rid, const char *column, const char *region,
+                                  char *err, size_t errlen) {
+  bool transient = false;
+  if (site_article(&p->site, rid, &transient, err, errlen) < 0 ||
+      site_column(&p->site, column, &transient, err, errlen) < 0 ||
+      (region && strlen(region) == 12 && site_village(&p->site, region, &transient, err, errlen) < 0) ||
+      site_index(&p->site, &transient, err, errlen) < 0)
+    return failed(transient);
+  return ZW_OK;
+}
+
+static const char upsert_sql[] =
+    "INSERT INTO portal_articles AS a (release_id, revision, column_path, region_code, department, title, "
+    "  summary, body_html, status, published_at, history) "
+    "VALUES ($1, $2::int, $3, $4, $5, $6, $7, $8, 'published', now(), "
+    "  jsonb_build_array(jsonb_build_object('revision', $2::int, 'title', $6, "
+    "    'at', to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')))) "
+    "ON CONFLICT (release_id) DO UPDATE SET revision = EXCLUDED.revision, column_path = EXCLUDED.column_path, "
+    "  region_code = EXCLUDED.region_code, title = EXCLUDED.title, summary = EXCLUDED.summary, "
+    "  body_html = EXCLUDED.body_html, status = 'published', withdrawn_at = NULL, updated_at = now(), "
+    "  history = CASE WHEN a.revision = EXCLUDED.revision THEN a.history ELSE a.history || EXCLUDED.history END "
+    "WHERE a.revision <= EXCLUDED.revision";
+
+static enum zw_outcome deliver(void *state, struct zw_delivery *dv, char *err, size_t errlen) {
+  struct portal *p = state;
+  const json_t *pl = dv->payload;
+  const char *column = json_string_value(json_object_get(pl, "column"));
+  const char *region = json_string_value(json_object_get(pl, "region_code"));
+  if (!site_column_valid(column) || !zw_is_release_id(dv->release_id)) {
+    snprintf(err, errlen, "unsafe column or release id in the payload");
+    return ZW_FAIL;
+  }
+  char rev[16];
+  snprintf(rev, sizeof rev, "%d", dv->revision);
+  const char *params[] = {dv->release_id, rev, column, region,
+                          json_string_value(json_object_get(pl, "department")),
+                          json_string_value(json_object_get(pl, "title")),
+                          json_string_value(json_object_get(pl, "summary")),
+                          json_string_value(json_object_get(pl, "body_html"))};
+  bool transient;
+  PGresult *res = zw_pg_exec(p->site.pg, upsert_sql, 8, params, &transient, err, errlen);
+  if (!res) return failed(transient);
+  PQclear(res);
+  enum zw_outcome o = render_all(p, dv->release_id, column, region, err, errlen);
+  snprintf(dv->external_id, sizeof dv->external_id, "%s", dv->release_id);
+  snprintf(dv->url, sizeof dv->url, "%s%s", serve_base_url(p->serve),
+           json_string_value(json_object_get(pl, "url_path")));
+  return o;
+}
+
+static enum zw_outcome withdraw(void *state, struct zw_delivery *dv, char *err, size_t errlen) {
+  struct portal *p = state;
+  const char *params[] = {dv->release_id};
+  bool transient;
+  PGresult *res = zw_pg_exec(p->site.pg,
+                             "UPDATE portal_articles SET status = 'withdrawn', "
+                             "  withdrawn_at = coalesce(withdrawn_at, now()), updated_at = now() "
+                             "WHERE release_id = $1 RETURNING column_path, coalesce(region_code, '')",
+                             1, params, &transient, err, errlen);
+  if (!res) return failed(transient);
+  enum zw_outcome o = ZW_OK;
+  if (PQntuples(res) == 1) {
+    o = render_all(p, dv->release_id, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), err, errlen);
+    snprintf(dv->url, sizeof dv->url, "%s/zwgk/%s/%s.html", serve_base_url(p->serve), PQgetvalue(res, 0, 0),
+             dv->release_id);
+  }
+  snprintf(dv->external_id, sizeof dv->external_id, "%s", dv->release_id);
+  PQclear(res);
+  return o;
+}
+
+static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errlen) {
+  const struct zw_config *cfg = zw_daemon_config(d);
+  struct portal *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->site.pg = pg;
+  snprintf(p->site.docroot, sizeof p->site.docroot, "%s", zw_config_str(cfg, "portal.docroot"));
+  snprintf(p->site.name, sizeof p->site.name, "%s", zw_config_str(cfg, "portal.site_name"));
+  p->serve = serve_new(zw_daemon_base(d), zw_config_str(cfg, "portal.listen"), p->site.docroot,
+                       zw_config_str(cfg, "portal.base_url"), err, errlen);
+  if (!p->serve) {
+    free(p);
+    return NULL;
+  }
+  bool transient;
+  char ierr[512];
+  if (site_index(&p->site, &transient, ierr, sizeof ierr) < 0) zw_warn(NULL, "index not rendered yet: %s", ierr);
+  return p;
+}
+
+static void destroy(void *state) {
+  struct portal *p = state;
+  if (!p) return;
+  serve_destroy(p->serve);
+  free(p);
+}
+
+static const struct zw_adapter_ops portal_ops = {"portal", init, deliver, withdraw, destroy};
+
+int main(int argc, char **argv) { return zw_adapter_main(&portal_ops, argc, argv); }

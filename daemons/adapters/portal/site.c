@@ -1,0 +1,338 @@
+/* site — renders the portal's pages from PostgreSQL and writes them atomically. */
+#include "site.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "zw_html.h"
+
+#define E(out, s) zw_html_escape(out, s)
+
+bool site_column_valid(const char *column) {
+  if (!column || !*column || *column == '/' || column[strlen(column) - 1] == '/' || strstr(column, "//"))
+    return false;
+  for (const char *p = column; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '/')) return false;
+  return true;
+}
+
+static int make_dirs(char *path) {
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    int rc = mkdir(path, 0755);
+    *p = '/';
+    if (rc < 0 && errno != EEXIST) return -1;
+  }
+  return 0;
+}
+
+int site_write(const struct site *s, const char *relpath, const char *content, size_t len, char *err,
+               size_t errlen) {
+  char path[1024], tmp[1100];
+  snprintf(path, sizeof path, "%s/%s", s->docroot, relpath);
+  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+  if (make_dirs(path) < 0) {
+    snprintf(err, errlen, "mkdir for %s: %s", path, strerror(errno));
+    return -1;
+  }
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+    return -1;
+  }
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write(fd, content + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    done += (size_t)n;
+  }
+  int rc = done == len && fsync(fd) == 0 ? 0 : -1;
+  close(fd);
+  if (rc == 0 && rename(tmp, path) == 0) return 0;
+  snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
+  unlink(tmp);
+  return -1;
+}
+
+/* Writes the page head: doctype, title, the section's navigation. */
+static void page_head(FILE *out, const struct site *s, const char *title) {
+  fputs("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>", out);
+  E(out, title);
+  fputs(" - ", out);
+  E(out, s->name);
+  fputs("</title>\n<style>body{font-family:sans-serif;max-width:60em;margin:auto;padding:1em;line-height:1.6}"
+        "nav a{margin-right:1em}.meta{color:#555}table{border-collapse:collapse}td,th{border:1px solid #999;"
+        "padding:.2em .5em}.withdrawn{color:#a00;font-weight:bold}</style>\n</head>\n<body>\n<header>\n<nav>"
+        "<a href=\"/zwgk/index.html\">", out);
+  E(out, s->name);
+  fputs("</a><a href=\"/zwgk/hdjl/index.html\">互动交流</a><a href=\"/zwgk/zxbs/index.html\">在线办事</a>"
+        "</nav>\n</header>\n<main>\n", out);
+}
+
+static void page_foot(FILE *out) { fputs("</main>\n</body>\n</html>\n", out); }
+
+/* Finishes a page built in a memory stream and writes it to relpath. */
+static int finish(const struct site *s, FILE *out, char *text, size_t *len, const char *relpath, char *err,
+                  size_t errlen) {
+  page_foot(out);
+  if (fclose(out) != 0) {
+    snprintf(err, errlen, "out of memory rendering %s", relpath);
+    free(text);
+    return -1;
+  }
+  int rc = site_write(s, relpath, text, *len, err, errlen);
+  free(text);
+  return rc;
+}
+
+static PGresult *query(const struct site *s, const char *sql, int n, const char *const *params, bool *transient,
+                       char *err, size_t errlen) {
+  return zw_pg_exec(s->pg, sql, n, params, transient, err, errlen);
+}
+
+static void article_body(FILE *out, PGresult *a, const char *body_html) {
+  bool withdrawn = strcmp(PQgetvalue(a, 0, 5), "withdrawn") == 0;
+  fputs("<article>\n<h1>", out);
+  E(out, PQgetvalue(a, 0, 1));
+  fputs("</h1>\n<p class=\"meta\">发布机构：", out);
+  E(out, PQgetvalue(a, 0, 3));
+  fputs(" · 发布日期：", out);
+  E(out, PQgetvalue(a, 0, 4));
+  fputs(" · 第 ", out);
+  E(out, PQgetvalue(a, 0, 6));
+  fputs(" 版</p>\n", out);
+  if (withdrawn) {
+    fputs("<p class=\"withdrawn\">本信息已于 ", out);
+    E(out, PQgetvalue(a, 0, 7));
+    fputs(" 撤回。</p>\n", out);
+  } else {
+    if (!PQgetisnull(a, 0, 2) && *PQgetvalue(a, 0, 2)) {
+      fputs("<p class=\"meta\">摘要：", out);
+      E(out, PQgetvalue(a, 0, 2));
+      fputs("</p>\n", out);
+    }
+    fputs("<div class=\"content\">", out);
+    fputs(body_html, out); /* sanitised by the fan-out and again here */
+    fputs("</div>\n", out);
+  }
+  json_t *history = json_loads(PQgetvalue(a, 0, 8), 0, NULL);
+  if (json_array_size(history) > 1) {
+    fputs("<section>\n<h2>修订记录</h2>\n<ol>\n", out);
+    size_t i;
+    json_t *h;
+    json_array_foreach(history, i, h) {
+      fprintf(out, "<li>第 %lld 版 · ", (long long)json_integer_value(json_object_get(h, "revision")));
+      E(out, json_string_value(json_object_get(h, "at")));
+      fputs(" · ", out);
+      E(out, json_string_value(json_object_get(h, "title")));
+      fputs("</li>\n", out);
+    }
+    fputs("</ol>\n</section>\n", out);
+  }
+  json_decref(history);
+  fputs("</article>\n", out);
+}
+
+int site_article(const struct site *s, const char *release_id, bool *transient, char *err, size_t errlen) {
+  const char *params[] = {release_id};
+  PGresult *a = query(s,
+                      "SELECT column_path, title, summary, department, "
+                      "  to_char(published_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'), status, revision::text, "
+                      "  coalesce(to_char(withdrawn_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), ''), "
+                      "  history::text, body_html "
+                      "FROM portal_articles WHERE release_id = $1",
+                      1, params, transient, err, errlen);
+  if (!a) return -1;
+  int rc = -1;
+  char *text = NULL, relpath[600];
+  size_t len = 0;
+  FILE *out = PQntuples(a) == 1 ? open_memstream(&text, &len) : NULL;
+  if (!out) {
+    snprintf(err, errlen, "no article %s", release_id);
+    *transient = false;
+    goto out;
+  }
+  char *body = zw_html_sanitize(PQgetvalue(a, 0, 9));
+  page_head(out, s, PQgetvalue(a, 0, 1));
+  article_body(out, a, body ? body : "");
+  free(body);
+  snprintf(relpath, sizeof relpath, "zwgk/%s/%s.html", PQgetvalue(a, 0, 0), release_id);
+  rc = finish(s, out, text, &len, relpath, err, errlen);
+  /* A withdrawn article answers 410: the server looks for this marker. */
+  char marker[640];
+  snprintf(marker, sizeof marker, "%s.gone", relpath);
+  if (rc == 0 && strcmp(PQgetvalue(a, 0, 5), "withdrawn") == 0) rc = site_write(s, marker, "", 0, err, errlen);
+  else if (rc == 0) {
+    char full[1200];
+    snprintf(full, sizeof full, "%s/%s", s->docroot, marker);
+    unlink(full);
+  }
+  *transient = false;
+out:
+  PQclear(a);
+  return rc;
+}
+
+/* Writes a list of articles (rows: release_id, title, date, column_path). */
+static void article_list(FILE *out, PGresult *res) {
+  if (PQntuples(res) == 0) fputs("<p>暂无信息。</p>\n", out);
+  else fputs("<ul>\n", out);
+  for (int i = 0; i < PQntuples(res); i++) {
+    fputs("<li><a href=\"/zwgk/", out);
+    E(out, PQgetvalue(res, i, 3));
+    fputc('/', out);
+    E(out, PQgetvalue(res, i, 0));
+    fputs(".html\">", out);
+    E(out, PQgetvalue(res, i, 1));
+    fputs("</a> <span class=\"meta\">", out);
+    E(out, PQgetvalue(res, i, 2));
+    fputs("</span></li>\n", out);
+  }
+  if (PQntuples(res)) fputs("</ul>\n", out);
+}
+
+static int list_page(const struct site *s, const char *title, const char *sql, const char *param,
+                     const char *relpath, bool *transient, char *err, size_t errlen) {
+  const char *params[] = {param};
+  PGresult *res = query(s, sql, 1, params, transient, err, errlen);
+  if (!res) return -1;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  int rc = -1;
+  if (out) {
+    page_head(out, s, title);
+    fputs("<h1>", out);
+    E(out, title);
+    fputs("</h1>\n", out);
+    article_list(out, res);
+    rc = finish(s, out, text, &len, relpath, err, errlen);
+  }
+  *transient = false;
+  PQclear(res);
+  return rc;
+}
+
+static const char list_columns[] = "SELECT release_id, title, to_char(published_at AT TIME ZONE 'Asia/Shanghai', "
+                                   "'YYYY-MM-DD'), column_path FROM portal_articles ";
+
+int site_column(const struct site *s, const char *column, bool *transient, char *err, size_t errlen) {
+  const char *params[] = {column};
+  PGresult *res = query(s, "SELECT coalesce((SELECT name FROM portal_columns WHERE path = $1), $1)", 1, params,
+                        transient, err, errlen);
+  if (!res) return -1;
+  char title[512], sql[512], relpath[600];
+  snprintf(title, sizeof title, "%s", PQgetvalue(res, 0, 0));
+  PQclear(res);
+  snprintf(sql, sizeof sql, "%s WHERE column_path = $1 AND status = 'published' ORDER BY published_at DESC, release_id LIMIT 500", list_columns);
+  snprintf(relpath, sizeof relpath, "zwgk/%s/index.html", column);
+  return list_page(s, title, sql, column, relpath, transient, err, errlen);
+}
+
+int site_village(const struct site *s, const char *region, bool *transient, char *err, size_t errlen) {
+  const char *params[] = {region};
+  PGresult *res = query(s, "SELECT coalesce((SELECT name FROM regions WHERE code = $1), $1)", 1, params,
+                        transient, err, errlen);
+  if (!res) return -1;
+  char title[512], sql[512], relpath[128];
+  snprintf(title, sizeof title, "%s 村(居)务公开", PQgetvalue(res, 0, 0));
+  PQclear(res);
+  snprintf(sql, sizeof sql, "%s WHERE region_code = $1 AND status = 'published' ORDER BY published_at DESC, release_id LIMIT 500", list_columns);
+  snprintf(relpath, sizeof relpath, "zwgk/cjwgk/%s/index.html", region);
+  return list_page(s, title, sql, region, relpath, transient, err, errlen);
+}
+
+/* The section index: every domain with its item columns and article counts,
+ * the village pages, and the interaction and online-service entrances. */
+static void index_columns(FILE *out, PGresult *res) {
+  const char *domain = "";
+  for (int i = 0; i < PQntuples(res); i++) {
+    if (strcmp(domain, PQgetvalue(res, i, 0)) != 0) {
+      if (*domain) fputs("</ul>\n</section>\n", out);
+      domain = PQgetvalue(res, i, 0);
+      fputs("<section>\n<h2>", out);
+      E(out, PQgetvalue(res, i, 1));
+      fputs("</h2>\n<ul>\n", out);
+    }
+    fputs("<li><a href=\"/zwgk/", out);
+    E(out, PQgetvalue(res, i, 2));
+    fputs("/index.html\">", out);
+    E(out, PQgetvalue(res, i, 3));
+    fprintf(out, "</a> <span class=\"meta\">(%s)</span></li>\n", PQgetvalue(res, i, 4));
+  }
+  if (*domain) fputs("</ul>\n</section>\n", out);
+}
+
+static void index_villages(FILE *out, PGresult *res) {
+  fputs("<section>\n<h2>村(居)务公开</h2>\n<ul>\n", out);
+  for (int i = 0; i < PQntuples(res); i++) {
+    fputs("<li><a href=\"/zwgk/cjwgk/", out);
+    E(out, PQgetvalue(res, i, 0));
+    fputs("/index.html\">", out);
+    E(out, PQgetvalue(res, i, 1));
+    fputs("</a></li>\n", out);
+  }
+  fputs("</ul>\n</section>\n", out);
+}
+
+static int entrance_page(const struct site *s, const char *relpath, const char *title, const char *text,
+                         char *err, size_t errlen) {
+  char *page = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&page, &len);
+  if (!out) return -1;
+  page_head(out, s, title);
+  fprintf(out, "<h1>%s</h1>\n<p>%s</p>\n", title, text);
+  return finish(s, out, page, &len, relpath, err, errlen);
+}
+
+int site_index(const struct site *s, bool *transient, char *err, size_t errlen) {
+  PGresult *cols = query(s,
+                         "SELECT d.code, d.name, c.path, c.name, "
+                         "  (SELECT count(*) FROM portal_articles a WHERE a.column_path = c.path AND a.status = 'published') "
+                         "FROM portal_columns c JOIN catalog_items i ON i.code = c.item_code "
+                         "JOIN catalog_domains d ON d.code = i.domain_code "
+                         "WHERE i.active AND i.mode = 'active' ORDER BY d.sort, d.code, c.sort, c.path",
+                         0, NULL, transient, err, errlen);
+  if (!cols) return -1;
+  PGresult *villages = query(s,
+                             "SELECT r.code, r.name FROM regions r WHERE r.level = 'village' ORDER BY r.code",
+                             0, NULL, transient, err, errlen);
+  if (!villages) {
+    PQclear(cols);
+    return -1;
+  }
+  *transient = false;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  int rc = -1;
+  if (out) {
+    page_head(out, s, s->name);
+    fputs("<h1>", out);
+    E(out, s->name);
+    fputs("</h1>\n<p><a href=\"/zwgk/hdjl/index.html\">互动交流</a> · <a href=\"/zwgk/zxbs/index.html\">在线办事</a>"
+          " · <a href=\"/zwgk/feed.xml\">RSS</a></p>\n", out);
+    index_columns(out, cols);
+    index_villages(out, villages);
+    rc = finish(s, out, text, &len, "zwgk/index.html", err, errlen);
+  }
+  if (rc == 0)
+    rc = entrance_page(s, "zwgk/hdjl/index.html", "互动交流",
+                       "政民互动的统一入口：领导信箱、意见征集、在线访谈与12345政务服务便民热线。", err, errlen);
+  if (rc == 0)
+    rc = entrance_page(s, "zwgk/zxbs/index.html", "在线办事",
+                       "网上办事的统一入口：办事指南、在线申报与办件查询。", err, errlen);
+  PQclear(cols);
+  PQclear(villages);
+  return rc;
+}

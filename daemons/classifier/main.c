@@ -1,0 +1,241 @@
+/* zwgk-classifier — consumes zwgk.releases, tags each release against the
+ * catalog and writes zwgk.tagged (or zwgk.review), exactly once per revision. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tagging.h"
+#include "zw_envelope.h"
+#include "zw_log.h"
+#include "zw_pg.h"
+#include "zw_stage.h"
+
+struct classifier {
+  struct zw_daemon *d;
+  struct zw_pg *pg;
+};
+
+/* What the revision's history says about this record. */
+enum seen { SEEN_NEW, SEEN_REDELIVERED, SEEN_DUPLICATE, SEEN_CONFLICT, SEEN_STALE };
+
+static enum zw_outcome pg_failed(bool transient, const char *pgerr, char *err, size_t errlen) {
+  snprintf(err, errlen, "%s", pgerr);
+  return transient ? ZW_RETRY : ZW_FAIL;
+}
+
+/* Locks the release's row and compares with what was already processed. */
+static enum zw_outcome look_back(struct classifier *c, const json_t *env, const char *content_sha,
+                                 const char *source, enum seen *seen, char *err, size_t errlen) {
+  const json_t *release = zw_envelope_release(env);
+  char rev[16], pgerr[512];
+  bool transient;
+  snprintf(rev, sizeof rev, "%d", zw_envelope_revision(env));
+  const char *p1[] = {zw_envelope_release_id(env), json_string_value(json_object_get(release, "department")),
+                      json_string_value(json_object_get(release, "source_id"))};
+  if (zw_pg_run(c->pg, "INSERT INTO releases (release_id, department_code, source_id) VALUES ($1, $2, $3) "
+                       "ON CONFLICT (release_id) DO NOTHING", 3, p1, &transient, pgerr, sizeof pgerr) < 0)
+    return pg_failed(transient, pgerr, err, errlen);
+  const char *p2[] = {zw_envelope_release_id(env), rev};
+  PGresult *res = zw_pg_exec(c->pg,
+                             "SELECT r.latest_revision, v.content_sha256, v.classified_from "
+                             "FROM releases r LEFT JOIN release_revisions v "
+                             "  ON v.release_id = r.release_id AND v.revision = $2::int "
+                             "WHERE r.release_id = $1 FOR UPDATE OF r",
+                             2, p2, &transient, pgerr, sizeof pgerr);
+  if (!res) return pg_failed(transient, pgerr, err, errlen);
+  int latest = atoi(PQgetvalue(res, 0, 0));
+  if (!PQgetisnull(res, 0, 1)) {
+    if (strcmp(PQgetvalue(res, 0, 1), content_sha) != 0) *seen = SEEN_CONFLICT;
+    else if (!PQgetisnull(res, 0, 2) && strcmp(PQgetvalue(res, 0, 2), source) != 0) *seen = SEEN_DUPLICATE;
+    else *seen = SEEN_REDELIVERED;
+  } else {
+    *seen = zw_envelope_revision(env) < latest ? SEEN_STALE : SEEN_NEW;
+  }
+  PQclear(res);
+  return ZW_OK;
+}
+
+/* Records the revision and its outcome; idempotent for a redelivered record. */
+static enum zw_outcome record(struct classifier *c, const json_t *env, const char *content_sha,
+                              const char *source, const json_t *tags, const char *status, char *err,
+                              size_t errlen) {
+  const json_t *release = zw_envelope_release(env);
+  char rev[16], pgerr[512];
+  bool transient;
+  snprintf(rev, sizeof rev, "%d", zw_envelope_revision(env));
+  char *tags_text = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
+  json_t *version = tags ? json_object_get(tags, "catalog_version") : NULL;
+  char version_text[24] = "";
+  if (version) snprintf(version_text, sizeof version_text, "%lld", (long long)json_integer_value(version));
+  const char *params[] = {zw_envelope_release_id(env), rev, zw_envelope_action(env),
+                          json_string_value(json_object_get(release, "doc_type")),
+                          json_string_value(json_object_get(release, "title")), content_sha,
+                          tags ? json_string_value(json_object_get(tags, "catalog_code")) : NULL,
+                          version ? version_text : NULL, tags_text, status, source,
+                          json_string_value(json_object_get(json_object_get(env, "ingest"), "received_at"))};
+  int rc = zw_pg_run(c->pg,
+                     "INSERT INTO release_revisions (release_id, revision, action, doc_type, title, "
+                     "  content_sha256, catalog_code, catalog_version, tags, status, classified_from, "
+                     "  received_at, classified_at) "
+                     "VALUES ($1, $2::int, $3, $4, $5, $6, $7, $8::int, $9::jsonb, $10, $11, $12::timestamptz, now()) "
+                     "ON CONFLICT (release_id, revision) DO UPDATE SET catalog_code = EXCLUDED.catalog_code, "
+                     "  catalog_version = EXCLUDED.catalog_version, tags = EXCLUDED.tags, "
+                     "  status = EXCLUDED.status, classified_from = EXCLUDED.classified_from, "
+                     "  classified_at = EXCLUDED.classified_at",
+                     12, params, &transient, pgerr, sizeof pgerr);
+  free(tags_text);
+  if (rc == 0) {
+    const char *p2[] = {zw_envelope_release_id(env), rev};
+    rc = zw_pg_run(c->pg, "UPDATE releases SET latest_revision = greatest(latest_revision, $2::int) "
+                          "WHERE release_id = $1", 2, p2, &transient, pgerr, sizeof pgerr);
+  }
+  return rc < 0 ? pg_failed(transient, pgerr, err, errlen) : ZW_OK;
+}
+
+/* Holds the release for a person: review queue row and a zwgk.review message. */
+static enum zw_outcome send_to_review(struct classifier *c, struct zw_stage *st, const json_t *env,
+                                      const char *reason, const char *detail, char *err, size_t errlen) {
+  json_t *out = zw_envelope_derive(env, "zwgk.review.v1");
+  json_object_set_new(out, "review", json_pack("{s:[s], s:s}", "reasons", reason, "detail", detail));
+  char *text = json_dumps(out, JSON_COMPACT), rev[16], reasons[64], pgerr[512];
+  snprintf(rev, sizeof rev, "%d", zw_envelope_revision(env));
+  snprintf(reasons, sizeof reasons, "{%s}", reason);
+  const char *params[] = {zw_envelope_release_id(env), rev, reasons, detail, text};
+  bool transient;
+  int rc = zw_pg_run(c->pg,
+                     "INSERT INTO review_queue (release_id, revision, reasons, detail, envelope) "
+                     "VALUES ($1, $2::int, $3::text[], $4, $5::jsonb) ON CONFLICT (release_id, revision) DO NOTHING",
+                     5, params, &transient, pgerr, sizeof pgerr);
+  free(text);
+  enum zw_outcome o = rc < 0 ? pg_failed(transient, pgerr, err, errlen) : ZW_OK;
+  if (o == ZW_OK && zw_stage_emit(st, "review", out, err, errlen) < 0) o = ZW_RETRY;
+  if (o == ZW_OK) zw_info(zw_envelope_release_id(env), "held for review: %s (%s)", reason, detail);
+  json_decref(out);
+  return o;
+}
+
+/* Emits the tagged envelope with the text cleared for publication. */
+static enum zw_outcome send_tagged(struct zw_stage *st, const json_t *env, json_t *tags, char *err,
+                                   size_t errlen) {
+  const json_t *release = zw_envelope_release(env);
+  json_t *out = zw_envelope_derive(env, "zwgk.tagged.v1");
+  json_object_set(out, "tags", tags);
+  json_t *pub = json_object();
+  const char *fields[] = {"title", "summary", "body"};
+  for (size_t i = 0; i < 3; i++) {
+    json_t *v = json_object_get(release, fields[i]);
+    if (v) json_object_set(pub, fields[i], v);
+  }
+  json_object_set_new(out, "public", pub);
+  enum zw_outcome o = zw_stage_emit(st, "tagged", out, err, errlen) < 0 ? ZW_RETRY : ZW_OK;
+  json_decref(out);
+  return o;
+}
+
+/* A withdrawal carries the tags of the last tagged revision, so it can follow it. */
+static enum zw_outcome previous_tags(struct classifier *c, const json_t *env, json_t **tags, char *err,
+                                     size_t errlen) {
+  const char *params[] = {zw_envelope_release_id(env)};
+  char pgerr[512];
+  bool transient;
+  PGresult *res = zw_pg_exec(c->pg,
+                             "SELECT tags::text FROM release_revisions WHERE release_id = $1 "
+                             "AND tags IS NOT NULL ORDER BY revision DESC LIMIT 1",
+                             1, params, &transient, pgerr, sizeof pgerr);
+  if (!res) return pg_failed(transient, pgerr, err, errlen);
+  *tags = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+  PQclear(res);
+  return ZW_OK;
+}
+
+static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const json_t *env,
+                              const char *sha, const char *source, char *err, size_t errlen) {
+  const json_t *release = zw_envelope_release(env);
+  const char *rid = zw_envelope_release_id(env);
+  struct tagging t = {0};
+  enum zw_outcome o;
+  if (strcmp(zw_envelope_action(env), "withdraw") == 0) {
+    o = previous_tags(c, env, &t.tags, err, errlen);
+    if (o == ZW_OK && !t.tags) {
+      zw_warn(rid, "withdrawal of a release never tagged; recorded only");
+      return record(c, env, sha, source, NULL, "ignored", err, errlen);
+    }
+  } else {
+    o = tagging_run(c->pg, release, json_string_value(json_object_get(release, "department")), &t, err, errlen);
+  }
+  if (o != ZW_OK) return o;
+  if (t.reason) {
+    o = record(c, env, sha, source, NULL, "review", err, errlen);
+    if (o == ZW_OK) o = send_to_review(c, st, env, t.reason, t.detail, err, errlen);
+  } else if (t.on_request) {
+    o = record(c, env, sha, source, t.tags, "recorded", err, errlen);
+    zw_info(rid, "on-request item: recorded, not fanned out");
+  } else {
+    o = record(c, env, sha, source, t.tags, "tagged", err, errlen);
+    if (o == ZW_OK) o = send_tagged(st, env, t.tags, err, errlen);
+    if (o == ZW_OK) zw_info(rid, "tagged %s", json_string_value(json_object_get(t.tags, "catalog_code")));
+  }
+  json_decref(t.tags);
+  return o;
+}
+
+static enum zw_outcome classify(void *arg, struct zw_stage *st, const rd_kafka_message_t *msg,
+                                json_t *env, char *err, size_t errlen) {
+  struct classifier *c = arg;
+  const char *rid = zw_envelope_release_id(env);
+  char *canonical = json_dumps(zw_envelope_release(env), JSON_COMPACT | JSON_SORT_KEYS);
+  char sha[65], source[320], pgerr[512];
+  bool transient;
+  if (!canonical) return ZW_RETRY;
+  zw_sha256_hex(canonical, strlen(canonical), sha);
+  free(canonical);
+  zw_stage_source(msg, source, sizeof source);
+  if (zw_pg_run(c->pg, "BEGIN", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
+    return pg_failed(transient, pgerr, err, errlen);
+  enum seen seen;
+  enum zw_outcome o = look_back(c, env, sha, source, &seen, err, errlen);
+  if (o == ZW_OK && seen == SEEN_DUPLICATE) {
+    zw_info(rid, "revision %d seen before with the same content; ignored", zw_envelope_revision(env));
+  } else if (o == ZW_OK && seen == SEEN_STALE) {
+    zw_warn(rid, "revision %d is older than the latest processed; ignored", zw_envelope_revision(env));
+  } else if (o == ZW_OK && seen == SEEN_CONFLICT) {
+    o = send_to_review(c, st, env, "revision_conflict",
+                       "the same revision was sent before with different content", err, errlen);
+  } else if (o == ZW_OK) {
+    o = decide(c, st, env, sha, source, err, errlen);
+  }
+  if (o == ZW_OK && zw_pg_run(c->pg, "COMMIT", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
+    o = pg_failed(transient, pgerr, err, errlen);
+  if (o != ZW_OK && zw_pg_run(c->pg, "ROLLBACK", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
+    zw_warn(rid, "rollback: %s", pgerr);
+  return o;
+}
+
+static bool pg_ready(void *arg, char *why, size_t whylen) {
+  struct classifier *c = arg;
+  char err[256];
+  if (zw_pg_conn(c->pg, err, sizeof err)) return true;
+  snprintf(why, whylen, "postgresql: %s", err);
+  return false;
+}
+
+int main(int argc, char **argv) {
+  int code;
+  struct zw_daemon *d = zw_daemon_new("classifier", argc, argv, &code);
+  if (!d) return code;
+  const struct zw_config *cfg = zw_daemon_config(d);
+  struct classifier c = {.d = d, .pg = zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s"))};
+  struct zw_stage_spec spec = {"releases", "classifier.group_id", classify, pg_ready, &c};
+  char err[512];
+  struct zw_stage *st = c.pg ? zw_stage_new(d, &spec, err, sizeof err) : NULL;
+  if (!st || zw_daemon_start_admin(d, err, sizeof err) < 0) {
+    zw_error(NULL, "cannot start: %s", c.pg ? err : "out of memory");
+    code = 1;
+  } else {
+    code = zw_daemon_run(d);
+  }
+  zw_stage_destroy(st);
+  zw_pg_destroy(c.pg);
+  zw_daemon_destroy(d);
+  return code;
+}

@@ -1,0 +1,28 @@
+/* tagging — the classifier's judgement on one release: which catalog item it
+ * belongs to (explicit catalog_code, else the classification rules), where it
+ * must appear, and by when (due_by from the working-day calendar). */
+#ifndef ZWGK_CLASSIFIER_TAGGING_H
+#define ZWGK_CLASSIFIER_TAGGING_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "zw_pg.h"
+#include "zw_stage.h"
+
+/* What tagging decided. */
+struct tagging {
+  json_t *tags;        /* the envelope's tags (new reference) when classified */
+  const char *reason;  /* review reason when not classified, else NULL */
+  char detail[256];    /* human explanation for the review queue */
+  int on_request;      /* item is 依申请: record, never fan out */
+};
+
+/* Tags release (the accepted body) from department dept. Returns ZW_OK with t
+ * filled (tags, or a review reason), ZW_RETRY when PostgreSQL is unreachable,
+ * or ZW_FAIL with err when the release can never be tagged as it stands (e.g.
+ * the calendar year of its deadline is not loaded). */
+enum zw_outcome tagging_run(struct zw_pg *pg, const json_t *release, const char *dept,
+                            struct tagging *t, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,108 @@
+/* ctl — what zwgkctl's command groups share: the run's state, exit codes, the
+ * command handlers' signature, argument parsing, output (aligned tables, JSON)
+ * and the PostgreSQL session. */
+#ifndef ZWGKCTL_CTL_H
+#define ZWGKCTL_CTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "zw_config.h"
+#include "zw_pg.h"
+
+/* Exit codes (CONTRACT §6). */
+enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2 };
+
+/* One run of zwgkctl. */
+struct ctl {
+  struct zw_config *cfg; /* owned */
+  bool json;             /* --json: machine-readable output on stdout */
+  struct zw_pg *pg;      /* owned; NULL until ctl_pg is first called */
+  char actor[128];       /* who is recorded in the audit log: "operator:<login>" */
+};
+
+/* A command handler: args are what follows the command's words (global flags
+ * and --json removed). Returns CTL_OK, CTL_FAILED (after writing the reason to
+ * stderr) or CTL_USAGE (main then prints the command's usage line). */
+typedef int (*ctl_handler)(struct ctl *ctl, int argc, char **argv);
+
+/* Handlers, one file per command group. */
+int cmd_db_migrate(struct ctl *ctl, int argc, char **argv);
+int cmd_db_seed(struct ctl *ctl, int argc, char **argv);
+int cmd_department_list(struct ctl *ctl, int argc, char **argv);
+int cmd_department_add(struct ctl *ctl, int argc, char **argv);
+int cmd_department_token(struct ctl *ctl, int argc, char **argv);
+int cmd_department_revoke(struct ctl *ctl, int argc, char **argv);
+int cmd_status(struct ctl *ctl, int argc, char **argv);
+
+/* --- arguments (ctl.c) --- */
+
+#define CTL_MAX_POSITIONAL 8
+#define CTL_MAX_OPTIONS 4
+
+/* A command's arguments: positionals in order, and the value of each option
+ * named in the handler's list (NULL when not given). Strings point into argv. */
+struct ctl_args {
+  const char *positional[CTL_MAX_POSITIONAL];
+  int npositional;
+  const char *option[CTL_MAX_OPTIONS];
+};
+
+/* Splits argv into positionals and "--name VALUE" / "--name=VALUE" options, the
+ * names given in options (NULL-terminated, at most CTL_MAX_OPTIONS). "--" ends
+ * the options. Returns 0, or -1 after writing to stderr what is wrong (an
+ * unknown option, a missing value, fewer than min or more than max positionals). */
+int ctl_parse_args(int argc, char **argv, const char *const *options, int min, int max,
+                   struct ctl_args *args) __attribute__((warn_unused_result));
+
+/* --- failures and output (ctl.c) --- */
+
+/* Writes "zwgkctl: <message>" and a newline to stderr; returns CTL_FAILED. */
+int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes value to stdout as indented JSON (keys in insertion order) and a
+ * newline. value is not stolen. Returns CTL_OK, or CTL_FAILED when it could not
+ * be written. */
+int ctl_print_json(const json_t *value);
+
+/* --- PostgreSQL (ctl.c) --- */
+
+/* Returns the connection holder for pg.dsn, connected, or NULL with err. The
+ * holder is owned by ctl. Server notices go to stderr only from WARNING up. */
+struct zw_pg *ctl_pg(struct ctl *ctl, char *err, size_t errlen);
+
+/* BEGIN, COMMIT and ROLLBACK on ctl's connection. begin and commit return 0 or
+ * -1 with err; rollback ignores errors (it is only used on the way out). */
+int ctl_begin(struct ctl *ctl, char *err, size_t errlen) __attribute__((warn_unused_result));
+int ctl_commit(struct ctl *ctl, char *err, size_t errlen) __attribute__((warn_unused_result));
+void ctl_rollback(struct ctl *ctl);
+
+/* --- aligned tables (table.c) --- */
+
+/* Columns a terminal needs to show the UTF-8 string s: wide (CJK) code points
+ * count 2, others 1; an invalid byte counts 1. */
+size_t ctl_display_width(const char *s);
+
+struct ctl_table;
+
+/* A table with ncols columns titled headers (copied). Returns NULL when out of
+ * memory; caller owns it. */
+struct ctl_table *ctl_table_new(size_t ncols, const char *const *headers)
+    __attribute__((warn_unused_result));
+void ctl_table_destroy(struct ctl_table *t);
+
+/* Aligns column col to the right (for numbers). */
+void ctl_table_align_right(struct ctl_table *t, size_t col);
+
+/* Appends a row of ncols cells (copied; NULL shows as "-"). Returns 0 or -1
+ * when out of memory. */
+int ctl_table_add(struct ctl_table *t, const char *const *cells)
+    __attribute__((warn_unused_result));
+
+/* Writes the header and the rows, columns padded by display width, separated
+ * by two spaces, without trailing blanks. */
+void ctl_table_print(const struct ctl_table *t, FILE *out);
+
+#endif

@@ -1,0 +1,259 @@
+/* zwgkctl — the operator CLI: global flags, configuration, and the command
+ * table that drives dispatch and help. Each command group lives in its own
+ * cmd_<group>.c. */
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "zw_log.h"
+
+extern char **environ;
+
+#define DEFAULT_CONFIG ZW_CONFIG_DEFAULT_PATH
+
+struct command {
+  const char *group;   /* first word */
+  const char *name;    /* second word, or NULL for a one-word command */
+  ctl_handler run;
+  const char *usage;   /* the arguments, after "zwgkctl " */
+  const char *summary; /* one line for the command list */
+  const char *help;    /* what --help on the command adds; may be NULL */
+};
+
+static const struct command commands[] = {
+    {"status", NULL, cmd_status, "status",
+     "health and readiness of each daemon, and consumer lag",
+     "Asks each daemon's admin listener (producer.admin, classifier.admin,\n"
+     "fanout.admin, portal.admin) for /healthz, /readyz and /metrics, then reads\n"
+     "the committed offsets of the consumer groups and the partitions' high\n"
+     "watermarks from Kafka: lag = high - committed, or high - low when the group\n"
+     "has committed nothing. On a topic written in\n"
+     "transactions the last commit marker shows as a lag of 1 even when the\n"
+     "consumer has caught up. Exits 1 unless every daemon is ready.\n"},
+    {"db", "migrate", cmd_db_migrate, "db migrate [--sql-dir DIR]",
+     "apply the sql/NNNN_*.sql migrations not yet applied",
+     "Each migration runs in one transaction with its schema_migrations row. A\n"
+     "migration whose file changed after it was applied is an error.\n"
+     "  --sql-dir DIR   the migrations directory (default $ZWGK_SQL_DIR, else\n"
+     "                  ../../sql beside the executable, else /usr/share/zwgk/sql)\n"},
+    {"db", "seed", cmd_db_seed, "db seed [--sql-dir DIR]",
+     "apply every sql/seed/*.sql (idempotent), each in one transaction",
+     "  --sql-dir DIR   the directory holding seed/ (default as for db migrate)\n"},
+    {"department", "list", cmd_department_list, "department list",
+     "departments with their region and live token count", NULL},
+    {"department", "add", cmd_department_add, "department add CODE NAME [--region CODE]",
+     "add a department or rename it (audited)",
+     "  --region CODE   the department's administrative region (kept when omitted)\n"},
+    {"department", "token", cmd_department_token, "department token CODE",
+     "issue an ingest token for the department (audited)",
+     "The token is printed once; only its SHA-256 is stored. With --json the output\n"
+     "is {\"department\": CODE, \"token\": TOKEN}.\n"},
+    {"department", "revoke", cmd_department_revoke, "department revoke CODE",
+     "revoke every live token of the department (audited)", NULL},
+};
+
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static const char global_help[] =
+    "Options (before the command; --json is also accepted after it):\n"
+    "  --config FILE            configuration file (default " DEFAULT_CONFIG ", if present)\n"
+    "  --json                   JSON output for scripts\n"
+    "  --set SECTION.KEY=VALUE  set a configuration key; wins over the file and the\n"
+    "                           ZWGK_<SECTION>_<KEY> environment (repeatable)\n"
+    "  -h, --help               this help; COMMAND --help for a command's\n";
+
+static void print_command_list(FILE *out, const char *group) {
+  int width = 0;
+  for (size_t i = 0; i < COMMAND_COUNT; i++)
+    if (!group || strcmp(commands[i].group, group) == 0)
+      if ((int)strlen(commands[i].usage) > width) width = (int)strlen(commands[i].usage);
+  for (size_t i = 0; i < COMMAND_COUNT; i++)
+    if (!group || strcmp(commands[i].group, group) == 0)
+      fprintf(out, "  %-*s  %s\n", width, commands[i].usage, commands[i].summary);
+}
+
+static void print_help(FILE *out) {
+  fputs("usage: zwgkctl [--config FILE] [--json] [--set SECTION.KEY=VALUE]... COMMAND [ARG]...\n\n"
+        "Operates zwgk: the database, departments and their credentials, and the\n"
+        "running daemons.\n\n",
+        out);
+  fputs(global_help, out);
+  fputs("\nCommands:\n", out);
+  print_command_list(out, NULL);
+  fputs("\nExit status: 0 done, 1 failed, 2 usage error.\n", out);
+}
+
+static void print_command_help(const struct command *c) {
+  printf("usage: zwgkctl [GLOBAL OPTIONS] %s\n\n%s.\n", c->usage, c->summary);
+  if (c->help) printf("\n%s", c->help);
+  printf("\n%s", global_help);
+}
+
+/* The parsed global flags; strings point into argv. */
+struct globals {
+  const char *config_path; /* NULL: the default file, if it exists */
+  const char **sets;       /* "section.key=value" */
+  size_t nsets;
+  bool json;
+  bool help;
+  int command_at; /* index in argv of the command's first word */
+};
+
+/* Takes one global flag at argv[*i]; returns 0 or -1 (usage). */
+static int take_global(int argc, char **argv, int *i, struct globals *g) {
+  const char *a = argv[*i];
+  bool has_value = *i + 1 < argc;
+  if (strcmp(a, "--json") == 0) {
+    g->json = true;
+  } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    g->help = true;
+  } else if (strcmp(a, "--config") == 0 && has_value) {
+    g->config_path = argv[++*i];
+  } else if (strncmp(a, "--config=", 9) == 0) {
+    g->config_path = a + 9;
+  } else if ((strcmp(a, "--set") == 0 && has_value) || strncmp(a, "--set=", 6) == 0) {
+    const char *value = a[5] == '=' ? a + 6 : argv[++*i];
+    if (!strchr(value, '=')) {
+      ctl_fail("--set needs SECTION.KEY=VALUE, not '%s'", value);
+      return -1;
+    }
+    g->sets[g->nsets++] = value;
+  } else {
+    ctl_fail("unknown or incomplete option '%s'", a);
+    return -1;
+  }
+  return 0;
+}
+
+static int parse_globals(int argc, char **argv, struct globals *g) {
+  memset(g, 0, sizeof *g);
+  g->sets = calloc((size_t)argc, sizeof *g->sets);
+  if (!g->sets) {
+    ctl_fail("out of memory");
+    return -1;
+  }
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++)
+    if (take_global(argc, argv, &i, g) < 0) return -1;
+  g->command_at = i;
+  return 0;
+}
+
+static struct zw_config *load_config(const struct globals *g, char *err, size_t errlen) {
+  return zw_config_load(g->config_path, environ, g->sets, g->nsets, err, errlen);
+}
+
+/* The audit log's actor: the operator's login (the invoking one under sudo). */
+static void set_actor(struct ctl *ctl) {
+  const char *login = getenv("SUDO_USER");
+  struct passwd *pw = NULL;
+  if (!login || !*login) login = (pw = getpwuid(getuid())) ? pw->pw_name : NULL;
+  if (login && *login) snprintf(ctl->actor, sizeof ctl->actor, "operator:%s", login);
+  else snprintf(ctl->actor, sizeof ctl->actor, "operator:uid%u", (unsigned)getuid());
+  for (char *p = ctl->actor; *p; p++)
+    if (*p == '|') *p = '_'; /* '|' separates the audit hash's fields */
+}
+
+/* Finds the command named by words and sets *used to how many words named it.
+ * Otherwise returns NULL after saying why (unknown group or subcommand, none
+ * given), or after listing the group's commands for "GROUP --help" (*used = -1). */
+static const struct command *find_command(int nwords, char **words, int *used) {
+  bool group_known = false;
+  for (size_t i = 0; i < COMMAND_COUNT; i++) {
+    const struct command *c = &commands[i];
+    if (strcmp(c->group, words[0]) != 0) continue;
+    group_known = true;
+    if (!c->name) {
+      *used = 1;
+      return c;
+    }
+    if (nwords > 1 && strcmp(c->name, words[1]) == 0) {
+      *used = 2;
+      return c;
+    }
+  }
+  if (!group_known) {
+    ctl_fail("unknown command '%s'; see zwgkctl --help", words[0]);
+  } else {
+    bool asked = nwords > 1 && (!strcmp(words[1], "--help") || !strcmp(words[1], "-h"));
+    FILE *out = asked ? stdout : stderr;
+    if (nwords < 2) ctl_fail("%s: which command?", words[0]);
+    else if (!asked) ctl_fail("unknown %s command '%s'", words[0], words[1]);
+    fprintf(out, "%s commands:\n", words[0]);
+    print_command_list(out, words[0]);
+    *used = asked ? -1 : 0;
+  }
+  return NULL;
+}
+
+/* Removes --json (setting *json) from a command's args; true if --help or -h is among them. */
+static bool strip_command_flags(bool *json, int *argc, char **argv) {
+  bool help = false;
+  int kept = 0, i = 0;
+  for (; i < *argc && strcmp(argv[i], "--") != 0; i++) {
+    if (strcmp(argv[i], "--json") == 0) *json = true;
+    else {
+      if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) help = true;
+      argv[kept++] = argv[i];
+    }
+  }
+  for (; i < *argc; i++) argv[kept++] = argv[i];
+  *argc = kept;
+  return help;
+}
+
+static int run_command(struct ctl *ctl, const struct command *c, int argc, char **argv) {
+  int rc = c->run(ctl, argc, argv);
+  if (rc == CTL_USAGE) fprintf(stderr, "usage: zwgkctl %s\n", c->usage);
+  return rc;
+}
+
+/* Loads the configuration and logging; returns CTL_OK or the exit code. */
+static int setup(struct ctl *ctl, const struct globals *g) {
+  char err[512];
+  if (!(ctl->cfg = load_config(g, err, sizeof err))) {
+    ctl_fail("configuration: %s", err);
+    return CTL_FAILED;
+  }
+  if (zw_log_setup("zwgkctl", zw_config_str(ctl->cfg, "log.level"),
+                   zw_config_str(ctl->cfg, "log.format")) < 0) {
+    ctl_fail("configuration: bad log.level or log.format");
+    return CTL_FAILED;
+  }
+  ctl->json = ctl->json || g->json;
+  set_actor(ctl);
+  return CTL_OK;
+}
+
+int main(int argc, char **argv) {
+  struct ctl ctl = {0};
+  struct globals g;
+  int rc = CTL_USAGE, used = 0;
+  if (parse_globals(argc, argv, &g) < 0) goto out;
+  if (g.help || g.command_at >= argc) {
+    print_help(g.help ? stdout : stderr);
+    rc = g.help ? CTL_OK : CTL_USAGE;
+    goto out;
+  }
+  const struct command *c = find_command(argc - g.command_at, argv + g.command_at, &used);
+  if (!c) {
+    rc = used < 0 ? CTL_OK : CTL_USAGE;
+    goto out;
+  }
+  int cargc = argc - g.command_at - used;
+  char **cargv = argv + g.command_at + used;
+  if (strip_command_flags(&ctl.json, &cargc, cargv)) {
+    print_command_help(c);
+    rc = CTL_OK;
+    goto out;
+  }
+  if ((rc = setup(&ctl, &g)) != CTL_OK) goto out;
+  rc = run_command(&ctl, c, cargc, cargv);
+out:
+  zw_pg_destroy(ctl.pg);
+  zw_config_destroy(ctl.cfg);
+  free(g.sets);
+  return rc;
+}
