@@ -33,7 +33,7 @@ static const char upsert_sql[] =
     "INSERT INTO portal_articles AS a (release_id, revision, column_path, region_code, department, title, "
     "  summary, body_html, status, published_at, history) "
     "VALUES ($1, $2::int, $3, $4, $5, $6, $7, $8, 'published', now(), "
-    "  jsonb_build_array(jsonb_build_object('revision', $2::int, 'title', $6, "
+    "  jsonb_build_array(jsonb_build_object('revision', $2::int, 'title', $6::text, "
     "    'at', to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')))) "
     "ON CONFLICT (release_id) DO UPDATE SET revision = EXCLUDED.revision, column_path = EXCLUDED.column_path, "
     "  region_code = EXCLUDED.region_code, title = EXCLUDED.title, summary = EXCLUDED.summary, "

@@ -80,17 +80,16 @@ static void page_head(FILE *out, const struct site *s, const char *title) {
 
 static void page_foot(FILE *out) { fputs("</main>\n</body>\n</html>\n", out); }
 
-/* Finishes a page built in a memory stream and writes it to relpath. */
-static int finish(const struct site *s, FILE *out, char *text, size_t *len, const char *relpath, char *err,
+/* Finishes a page built in the memory stream out (opened on *text, *len: both
+ * are only valid once the stream is closed) and writes it to relpath. */
+static int finish(const struct site *s, FILE *out, char **text, size_t *len, const char *relpath, char *err,
                   size_t errlen) {
   page_foot(out);
-  if (fclose(out) != 0) {
-    snprintf(err, errlen, "out of memory rendering %s", relpath);
-    free(text);
-    return -1;
-  }
-  int rc = site_write(s, relpath, text, *len, err, errlen);
-  free(text);
+  int rc = -1;
+  if (fclose(out) != 0) snprintf(err, errlen, "out of memory rendering %s", relpath);
+  else rc = site_write(s, relpath, *text, *len, err, errlen);
+  free(*text);
+  *text = NULL;
   return rc;
 }
 
@@ -145,7 +144,8 @@ static void article_body(FILE *out, PGresult *a, const char *body_html) {
 int site_article(const struct site *s, const char *release_id, bool *transient, char *err, size_t errlen) {
   const char *params[] = {release_id};
   PGresult *a = query(s,
-                      "SELECT column_path, title, summary, department, "
+                      "SELECT column_path, title, summary, "
+                      "  coalesce((SELECT name FROM departments WHERE code = department), department), "
                       "  to_char(published_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'), status, revision::text, "
                       "  coalesce(to_char(withdrawn_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), ''), "
                       "  history::text, body_html "
@@ -166,7 +166,7 @@ int site_article(const struct site *s, const char *release_id, bool *transient, 
   article_body(out, a, body ? body : "");
   free(body);
   snprintf(relpath, sizeof relpath, "zwgk/%s/%s.html", PQgetvalue(a, 0, 0), release_id);
-  rc = finish(s, out, text, &len, relpath, err, errlen);
+  rc = finish(s, out, &text, &len, relpath, err, errlen);
   /* A withdrawn article answers 410: the server looks for this marker. */
   char marker[640];
   snprintf(marker, sizeof marker, "%s.gone", relpath);
@@ -215,7 +215,7 @@ static int list_page(const struct site *s, const char *title, const char *sql, c
     E(out, title);
     fputs("</h1>\n", out);
     article_list(out, res);
-    rc = finish(s, out, text, &len, relpath, err, errlen);
+    rc = finish(s, out, &text, &len, relpath, err, errlen);
   }
   *transient = false;
   PQclear(res);
@@ -292,7 +292,7 @@ static int entrance_page(const struct site *s, const char *relpath, const char *
   if (!out) return -1;
   page_head(out, s, title);
   fprintf(out, "<h1>%s</h1>\n<p>%s</p>\n", title, text);
-  return finish(s, out, page, &len, relpath, err, errlen);
+  return finish(s, out, &page, &len, relpath, err, errlen);
 }
 
 int site_index(const struct site *s, bool *transient, char *err, size_t errlen) {
@@ -324,7 +324,7 @@ int site_index(const struct site *s, bool *transient, char *err, size_t errlen) 
           " · <a href=\"/zwgk/feed.xml\">RSS</a></p>\n", out);
     index_columns(out, cols);
     index_villages(out, villages);
-    rc = finish(s, out, text, &len, "zwgk/index.html", err, errlen);
+    rc = finish(s, out, &text, &len, "zwgk/index.html", err, errlen);
   }
   if (rc == 0)
     rc = entrance_page(s, "zwgk/hdjl/index.html", "互动交流",

@@ -1,0 +1,51 @@
+# Entry points for building, testing and demonstrating zwgk. The local stack
+# (deploy/local/stack) does the running; see docs/operations.md.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+BUILD_DIR := build
+ASAN_DIR := build-asan
+STACK := deploy/local/stack
+
+# The test stack: its own directory and ports, so it runs beside a demo stack.
+TEST_STACK_ENV := ZWGK_STACK_DIR=$(CURDIR)/var/test ZWGK_STACK_PORT_BASE=29000
+DEMO_STACK_ENV := ZWGK_STACK_DIR=$(CURDIR)/var/demo ZWGK_STACK_PORT_BASE=19000
+
+# What `stack env` prints for clients; a shell that evaluated the demo stack's
+# env must not point the test stack at the demo's Kafka and PostgreSQL.
+CLIENT_VARS := ZWGK_INGEST_URL ZWGK_KAFKA_BROKERS ZWGK_PG_DSN ZWGK_PORTAL_URL \
+	ZWGK_CONFIG ZWGK_PRODUCER_ADMIN_URL ZWGK_CLASSIFIER_ADMIN_URL \
+	ZWGK_FANOUT_ADMIN_URL ZWGK_PORTAL_ADMIN_URL ZWGK_STACK_DIR ZWGK_BIN_DIR
+TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) $(TEST_STACK_ENV)
+
+.PHONY: all deps build asan test demo stop clean
+
+all: build
+
+deps:
+	deploy/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(BUILD_DIR)
+
+asan: deps
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Asan
+	cmake --build $(ASAN_DIR)
+
+# Unit tests, then the schema and end-to-end suites against a private stack,
+# which is stopped afterwards whatever pytest said; the exit status is pytest's.
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure
+	$(TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/schemas tests/e2e'
+
+demo: build
+	$(DEMO_STACK_ENV) $(STACK) up
+	$(DEMO_STACK_ENV) deploy/local/demo.sh
+
+stop:
+	$(DEMO_STACK_ENV) $(STACK) down
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)
