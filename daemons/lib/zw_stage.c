@@ -22,6 +22,7 @@ struct zw_stage {
   const rd_kafka_message_t *current; /* message being processed, for the trace */
   double backoff_until, backoff;
   bool kafka_ok;
+  rd_kafka_topic_partition_list_t *committed; /* offsets this stage last committed */
 };
 
 enum txn_fate { TXN_RETRY, TXN_ABORT, TXN_FATAL };
@@ -253,6 +254,42 @@ static rd_kafka_topic_partition_list_t *batch_offsets(rd_kafka_message_t **msgs,
   return list;
 }
 
+static int64_t committed_offset(const struct zw_stage *st, const char *topic, int32_t partition) {
+  rd_kafka_topic_partition_t *tp =
+      st->committed ? rd_kafka_topic_partition_list_find(st->committed, topic, partition) : NULL;
+  return tp ? tp->offset : -1;
+}
+
+/* The offsets to commit: past the batch's messages, and past the transaction
+ * markers the consumer has stepped over since the last commit (the consumer's
+ * position), so a caught-up group shows no lag. */
+static rd_kafka_topic_partition_list_t *offsets_to_commit(struct zw_stage *st, rd_kafka_message_t **msgs,
+                                                          size_t n) {
+  rd_kafka_topic_partition_list_t *list = batch_offsets(msgs, n), *assigned = NULL;
+  if (rd_kafka_assignment(st->consumer, &assigned) || !assigned) return list;
+  rd_kafka_position(st->consumer, assigned);
+  for (int i = 0; i < assigned->cnt; i++) {
+    rd_kafka_topic_partition_t *a = &assigned->elems[i];
+    if (a->offset < 0) continue;
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(list, a->topic, a->partition);
+    if (tp && a->offset > tp->offset) tp->offset = a->offset;
+    else if (!tp && a->offset > committed_offset(st, a->topic, a->partition))
+      rd_kafka_topic_partition_list_add(list, a->topic, a->partition)->offset = a->offset;
+  }
+  rd_kafka_topic_partition_list_destroy(assigned);
+  return list;
+}
+
+static void remember_committed(struct zw_stage *st, const rd_kafka_topic_partition_list_t *offsets) {
+  if (!st->committed) st->committed = rd_kafka_topic_partition_list_new(offsets->cnt);
+  for (int i = 0; i < offsets->cnt; i++) {
+    const rd_kafka_topic_partition_t *o = &offsets->elems[i];
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(st->committed, o->topic, o->partition);
+    if (!tp) tp = rd_kafka_topic_partition_list_add(st->committed, o->topic, o->partition);
+    tp->offset = o->offset;
+  }
+}
+
 static size_t collect_batch(struct zw_stage *st, rd_kafka_message_t **msgs, size_t max) {
   size_t n = 0;
   while (n < max) {
@@ -269,8 +306,10 @@ static size_t collect_batch(struct zw_stage *st, rd_kafka_message_t **msgs, size
   return n;
 }
 
-/* Runs one transaction over the batch. Returns true when it committed. */
-static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size_t n) {
+/* Runs one transaction over the batch (which may be empty when only offsets
+ * moved) and commits offsets. Returns true when it committed. */
+static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size_t n,
+                            rd_kafka_topic_partition_list_t *offsets) {
   rd_kafka_error_t *e = rd_kafka_begin_transaction(st->producer);
   if (e) {
     zw_warn(NULL, "begin_transaction: %s", rd_kafka_error_string(e));
@@ -286,15 +325,14 @@ static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size
       return false;
     }
   }
-  rd_kafka_topic_partition_list_t *offsets = batch_offsets(msgs, n);
   e = with_retries(st, send_offsets, offsets);
-  rd_kafka_topic_partition_list_destroy(offsets);
   if (!e) e = with_retries(st, commit, NULL);
   if (e) {
     txn_failed(st, "commit", e, msgs, n);
     set_backoff(st);
     return false;
   }
+  remember_committed(st, offsets);
   return true;
 }
 
@@ -311,10 +349,12 @@ static void run_batch(struct zw_stage *st) {
   rd_kafka_message_t **msgs = calloc(max ? max : 1, sizeof *msgs);
   if (!msgs) return;
   size_t n = collect_batch(st, msgs, max);
-  if (n > 0 && run_transaction(st, msgs, n)) {
+  rd_kafka_topic_partition_list_t *offsets = offsets_to_commit(st, msgs, n);
+  if (offsets->cnt > 0 && run_transaction(st, msgs, n, offsets)) {
     st->backoff = 0;
     st->kafka_ok = true;
   }
+  rd_kafka_topic_partition_list_destroy(offsets);
   for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
   free(msgs);
   if (n == max) event_active(st->wake, EV_READ, 0); /* more may be waiting */
@@ -456,6 +496,7 @@ void zw_stage_destroy(struct zw_stage *st) {
   if (st->wake) event_free(st->wake);
   if (st->tick) event_free(st->tick);
   producer_stop(st);
+  if (st->committed) rd_kafka_topic_partition_list_destroy(st->committed);
   if (st->consumer) rd_kafka_destroy(st->consumer);
   if (st->pipefd[0] >= 0) close(st->pipefd[0]);
   if (st->pipefd[1] >= 0) close(st->pipefd[1]);

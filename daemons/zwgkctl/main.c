@@ -29,9 +29,9 @@ static const struct command commands[] = {
      "fanout.admin, portal.admin) for /healthz, /readyz and /metrics, then reads\n"
      "the committed offsets of the consumer groups and the partitions' high\n"
      "watermarks from Kafka: lag = high - committed, or high - low when the group\n"
-     "has committed nothing. On a topic written in\n"
-     "transactions the last commit marker shows as a lag of 1 even when the\n"
-     "consumer has caught up. Exits 1 unless every daemon is ready.\n"},
+     "has committed nothing. The stages commit their consumer's position, which\n"
+     "steps over transaction markers, so a caught-up group shows no lag.\n"
+     "Exits 1 unless every daemon is ready.\n"},
     {"db", "migrate", cmd_db_migrate, "db migrate [--sql-dir DIR]",
      "apply the sql/NNNN_*.sql migrations not yet applied",
      "Each migration runs in one transaction with its schema_migrations row. A\n"
