@@ -38,7 +38,7 @@ asan: deps
 # which is stopped afterwards whatever pytest said; the exit status is pytest's.
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
-	$(TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/schemas tests/e2e'
+	$(TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/schemas tests/cli tests/e2e'
 
 demo: build
 	$(DEMO_STACK_ENV) $(STACK) up
