@@ -18,8 +18,11 @@ CLIENT_VARS := ZWGK_INGEST_URL ZWGK_KAFKA_BROKERS ZWGK_PG_DSN ZWGK_PORTAL_URL \
 	ZWGK_CONFIG ZWGK_PRODUCER_ADMIN_URL ZWGK_CLASSIFIER_ADMIN_URL \
 	ZWGK_FANOUT_ADMIN_URL ZWGK_PORTAL_ADMIN_URL ZWGK_STACK_DIR ZWGK_BIN_DIR
 TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) $(TEST_STACK_ENV)
+ASAN_TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_STACK_DIR=$(CURDIR)/var/test-asan \
+	ZWGK_STACK_PORT_BASE=27000 ZWGK_BUILD_DIR=$(CURDIR)/$(ASAN_DIR) \
+	ASAN_OPTIONS=detect_leaks=1:exitcode=23 UBSAN_OPTIONS=print_stacktrace=1
 
-.PHONY: all deps build asan test demo stop clean
+.PHONY: all deps build asan test test-debug test-asan demo stop clean
 
 all: build
 
@@ -36,9 +39,20 @@ asan: deps
 
 # Unit tests, then the schema and end-to-end suites against a private stack,
 # which is stopped afterwards whatever pytest said; the exit status is pytest's.
-test: build
+# Then the same unit and end-to-end tests once more on the sanitizer build.
+test: test-debug test-asan
+
+test-debug: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 	$(TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/schemas tests/cli tests/e2e'
+
+# The daemons of this stack are the ASan+UBSan binaries; a sanitizer report
+# (including a leak at exit) makes a daemon exit non-zero, which the restart
+# tests see, and any report in a daemon's log fails the target.
+test-asan: asan
+	ctest --test-dir $(ASAN_DIR) --output-on-failure
+	$(ASAN_TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/e2e'
+	! grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" $(CURDIR)/var/test-asan/log/zwgk-*.log
 
 demo: build
 	$(DEMO_STACK_ENV) $(STACK) up
