@@ -14,11 +14,6 @@ struct runner {
   void *state;
 };
 
-static enum zw_outcome pg_failed(bool transient, const char *pgerr, char *err, size_t errlen) {
-  snprintf(err, errlen, "%s", pgerr);
-  return transient ? ZW_RETRY : ZW_FAIL;
-}
-
 /* Records the outcome: the delivery row (idempotent) and one attempt row. */
 static enum zw_outcome record(struct runner *r, const struct zw_delivery *dv, const char *status,
                               const char *error, char *err, size_t errlen) {
@@ -35,7 +30,7 @@ static enum zw_outcome record(struct runner *r, const struct zw_delivery *dv, co
                              "  url = coalesce(EXCLUDED.url, d.url), attempts = d.attempts + 1, "
                              "  error = EXCLUDED.error, updated_at = now() RETURNING attempts",
                              7, params, &transient, pgerr, sizeof pgerr);
-  if (!res) return pg_failed(transient, pgerr, err, errlen);
+  if (!res) return zw_stage_pg_failed(transient, pgerr, err, errlen);
   const char *attempt = PQgetvalue(res, 0, 0);
   const char *p2[] = {dv->release_id, rev, r->ops->channel, attempt, status, error};
   int rc = zw_pg_run(r->pg,
@@ -43,7 +38,7 @@ static enum zw_outcome record(struct runner *r, const struct zw_delivery *dv, co
                      "VALUES ($1, $2::int, $3, $4::int, $5, $6)",
                      6, p2, &transient, pgerr, sizeof pgerr);
   PQclear(res);
-  return rc < 0 ? pg_failed(transient, pgerr, err, errlen) : ZW_OK;
+  return rc < 0 ? zw_stage_pg_failed(transient, pgerr, err, errlen) : ZW_OK;
 }
 
 static int send_receipt(struct runner *r, struct zw_stage *st, const struct zw_delivery *dv,
@@ -92,14 +87,6 @@ static enum zw_outcome run_one(void *arg, struct zw_stage *st, const rd_kafka_me
   return ZW_OK;
 }
 
-static bool pg_ready(void *arg, char *why, size_t whylen) {
-  struct runner *r = arg;
-  char err[256];
-  if (zw_pg_conn(r->pg, err, sizeof err)) return true;
-  snprintf(why, whylen, "postgresql: %s", err);
-  return false;
-}
-
 int zw_adapter_main(const struct zw_adapter_ops *ops, int argc, char **argv) {
   int code;
   struct zw_daemon *d = zw_daemon_new(ops->channel, argc, argv, &code);
@@ -110,9 +97,10 @@ int zw_adapter_main(const struct zw_adapter_ops *ops, int argc, char **argv) {
   snprintf(group_key, sizeof group_key, "%s.group_id", ops->channel);
   char input[64];
   snprintf(input, sizeof input, "channel.%s", ops->channel);
-  struct zw_stage_spec spec = {input, group_key, run_one, pg_ready, &r};
+  struct zw_stage_spec spec = {input, group_key, run_one, zw_pg_ready, NULL, &r};
   struct zw_stage *st = NULL;
   r.pg = zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s"));
+  spec.ready_arg = r.pg;
   if (r.pg && (r.state = ops->init(d, r.pg, err, sizeof err)) && (st = zw_stage_new(d, &spec, err, sizeof err)) &&
       zw_daemon_start_admin(d, err, sizeof err) == 0) {
     code = zw_daemon_run(d);

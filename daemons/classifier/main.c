@@ -18,11 +18,6 @@ struct classifier {
 /* What the revision's history says about this record. */
 enum seen { SEEN_NEW, SEEN_REDELIVERED, SEEN_DUPLICATE, SEEN_CONFLICT, SEEN_STALE };
 
-static enum zw_outcome pg_failed(bool transient, const char *pgerr, char *err, size_t errlen) {
-  snprintf(err, errlen, "%s", pgerr);
-  return transient ? ZW_RETRY : ZW_FAIL;
-}
-
 /* Locks the release's row and compares with what was already processed. */
 static enum zw_outcome look_back(struct classifier *c, const json_t *env, const char *content_sha,
                                  const char *source, enum seen *seen, char *err, size_t errlen) {
@@ -34,7 +29,7 @@ static enum zw_outcome look_back(struct classifier *c, const json_t *env, const 
                       json_string_value(json_object_get(release, "source_id"))};
   if (zw_pg_run(c->pg, "INSERT INTO releases (release_id, department_code, source_id) VALUES ($1, $2, $3) "
                        "ON CONFLICT (release_id) DO NOTHING", 3, p1, &transient, pgerr, sizeof pgerr) < 0)
-    return pg_failed(transient, pgerr, err, errlen);
+    return zw_stage_pg_failed(transient, pgerr, err, errlen);
   const char *p2[] = {zw_envelope_release_id(env), rev};
   PGresult *res = zw_pg_exec(c->pg,
                              "SELECT r.latest_revision, v.content_sha256, v.classified_from "
@@ -42,7 +37,7 @@ static enum zw_outcome look_back(struct classifier *c, const json_t *env, const 
                              "  ON v.release_id = r.release_id AND v.revision = $2::int "
                              "WHERE r.release_id = $1 FOR UPDATE OF r",
                              2, p2, &transient, pgerr, sizeof pgerr);
-  if (!res) return pg_failed(transient, pgerr, err, errlen);
+  if (!res) return zw_stage_pg_failed(transient, pgerr, err, errlen);
   int latest = atoi(PQgetvalue(res, 0, 0));
   if (!PQgetisnull(res, 0, 1)) {
     if (strcmp(PQgetvalue(res, 0, 1), content_sha) != 0) *seen = SEEN_CONFLICT;
@@ -89,7 +84,7 @@ static enum zw_outcome record(struct classifier *c, const json_t *env, const cha
     rc = zw_pg_run(c->pg, "UPDATE releases SET latest_revision = greatest(latest_revision, $2::int) "
                           "WHERE release_id = $1", 2, p2, &transient, pgerr, sizeof pgerr);
   }
-  return rc < 0 ? pg_failed(transient, pgerr, err, errlen) : ZW_OK;
+  return rc < 0 ? zw_stage_pg_failed(transient, pgerr, err, errlen) : ZW_OK;
 }
 
 /* Holds the release for a person: review queue row and a zwgk.review message. */
@@ -107,7 +102,7 @@ static enum zw_outcome send_to_review(struct classifier *c, struct zw_stage *st,
                      "VALUES ($1, $2::int, $3::text[], $4, $5::jsonb) ON CONFLICT (release_id, revision) DO NOTHING",
                      5, params, &transient, pgerr, sizeof pgerr);
   free(text);
-  enum zw_outcome o = rc < 0 ? pg_failed(transient, pgerr, err, errlen) : ZW_OK;
+  enum zw_outcome o = rc < 0 ? zw_stage_pg_failed(transient, pgerr, err, errlen) : ZW_OK;
   if (o == ZW_OK && zw_stage_emit(st, "review", out, err, errlen) < 0) o = ZW_RETRY;
   if (o == ZW_OK) zw_info(zw_envelope_release_id(env), "held for review: %s (%s)", reason, detail);
   json_decref(out);
@@ -142,7 +137,7 @@ static enum zw_outcome previous_tags(struct classifier *c, const json_t *env, js
                              "SELECT tags::text FROM release_revisions WHERE release_id = $1 "
                              "AND tags IS NOT NULL ORDER BY revision DESC LIMIT 1",
                              1, params, &transient, pgerr, sizeof pgerr);
-  if (!res) return pg_failed(transient, pgerr, err, errlen);
+  if (!res) return zw_stage_pg_failed(transient, pgerr, err, errlen);
   *tags = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
   PQclear(res);
   return ZW_OK;
@@ -179,44 +174,50 @@ static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const j
   return o;
 }
 
+/* One record of zwgk.releases, as the work of one PostgreSQL transaction. */
+struct classify_job {
+  struct classifier *c;
+  struct zw_stage *st;
+  const json_t *env;
+  char sha[65];
+  char source[320];
+};
+
+static enum zw_outcome classify_locked(void *arg, char *err, size_t errlen) {
+  struct classify_job *job = arg;
+  const json_t *env = job->env;
+  const char *rid = zw_envelope_release_id(env);
+  enum seen seen;
+  enum zw_outcome o = look_back(job->c, env, job->sha, job->source, &seen, err, errlen);
+  if (o != ZW_OK) return o;
+  switch (seen) {
+    case SEEN_DUPLICATE:
+      zw_info(rid, "revision %d seen before with the same content; ignored", zw_envelope_revision(env));
+      return ZW_OK;
+    case SEEN_STALE:
+      zw_warn(rid, "revision %d is older than the latest processed; ignored", zw_envelope_revision(env));
+      return ZW_OK;
+    case SEEN_CONFLICT:
+      return send_to_review(job->c, job->st, env, "revision_conflict",
+                            "the same revision was sent before with different content", err, errlen);
+    default:
+      return decide(job->c, job->st, env, job->sha, job->source, err, errlen);
+  }
+}
+
 static enum zw_outcome classify(void *arg, struct zw_stage *st, const rd_kafka_message_t *msg,
                                 json_t *env, char *err, size_t errlen) {
   struct classifier *c = arg;
-  const char *rid = zw_envelope_release_id(env);
+  struct classify_job job = {.c = c, .st = st, .env = env};
   char *canonical = json_dumps(zw_envelope_release(env), JSON_COMPACT | JSON_SORT_KEYS);
-  char sha[65], source[320], pgerr[512];
-  bool transient;
-  if (!canonical) return ZW_RETRY;
-  zw_sha256_hex(canonical, strlen(canonical), sha);
-  free(canonical);
-  zw_stage_source(msg, source, sizeof source);
-  if (zw_pg_run(c->pg, "BEGIN", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
-    return pg_failed(transient, pgerr, err, errlen);
-  enum seen seen;
-  enum zw_outcome o = look_back(c, env, sha, source, &seen, err, errlen);
-  if (o == ZW_OK && seen == SEEN_DUPLICATE) {
-    zw_info(rid, "revision %d seen before with the same content; ignored", zw_envelope_revision(env));
-  } else if (o == ZW_OK && seen == SEEN_STALE) {
-    zw_warn(rid, "revision %d is older than the latest processed; ignored", zw_envelope_revision(env));
-  } else if (o == ZW_OK && seen == SEEN_CONFLICT) {
-    o = send_to_review(c, st, env, "revision_conflict",
-                       "the same revision was sent before with different content", err, errlen);
-  } else if (o == ZW_OK) {
-    o = decide(c, st, env, sha, source, err, errlen);
+  if (!canonical) {
+    snprintf(err, errlen, "out of memory");
+    return ZW_RETRY;
   }
-  if (o == ZW_OK && zw_pg_run(c->pg, "COMMIT", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
-    o = pg_failed(transient, pgerr, err, errlen);
-  if (o != ZW_OK && zw_pg_run(c->pg, "ROLLBACK", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
-    zw_warn(rid, "rollback: %s", pgerr);
-  return o;
-}
-
-static bool pg_ready(void *arg, char *why, size_t whylen) {
-  struct classifier *c = arg;
-  char err[256];
-  if (zw_pg_conn(c->pg, err, sizeof err)) return true;
-  snprintf(why, whylen, "postgresql: %s", err);
-  return false;
+  zw_sha256_hex(canonical, strlen(canonical), job.sha);
+  free(canonical);
+  zw_stage_source(msg, job.source, sizeof job.source);
+  return zw_stage_pg_transaction(c->pg, classify_locked, &job, err, errlen);
 }
 
 int main(int argc, char **argv) {
@@ -225,7 +226,7 @@ int main(int argc, char **argv) {
   if (!d) return code;
   const struct zw_config *cfg = zw_daemon_config(d);
   struct classifier c = {.d = d, .pg = zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s"))};
-  struct zw_stage_spec spec = {"releases", "classifier.group_id", classify, pg_ready, &c};
+  struct zw_stage_spec spec = {"releases", "classifier.group_id", classify, zw_pg_ready, c.pg, &c};
   char err[512];
   struct zw_stage *st = c.pg ? zw_stage_new(d, &spec, err, sizeof err) : NULL;
   if (!st || zw_daemon_start_admin(d, err, sizeof err) < 0) {

@@ -16,11 +16,6 @@ struct fanout {
   struct zw_pg *pg;
 };
 
-static enum zw_outcome pg_failed(bool transient, const char *pgerr, char *err, size_t errlen) {
-  snprintf(err, errlen, "%s", pgerr);
-  return transient ? ZW_RETRY : ZW_FAIL;
-}
-
 /* Channels to reach: the tags' channels, plus for update and withdraw every
  * channel an earlier revision was delivered to. Returns a new array or NULL. */
 static json_t *target_channels(struct fanout *f, const json_t *env, bool *transient, char *err, size_t errlen) {
@@ -72,7 +67,7 @@ static enum zw_outcome emit_channel(struct fanout *f, struct zw_stage *st, const
                               "INSERT INTO deliveries (release_id, revision, channel, status) "
                               "VALUES ($1, $2::int, $3, 'pending') ON CONFLICT DO NOTHING",
                               3, params, &transient, pgerr, sizeof pgerr) < 0)
-    o = pg_failed(transient, pgerr, err, errlen);
+    o = zw_stage_pg_failed(transient, pgerr, err, errlen);
   return o;
 }
 
@@ -87,7 +82,7 @@ static enum zw_outcome already_done(struct fanout *f, const json_t *env, const c
                              "SELECT fanned_out_from FROM release_revisions "
                              "WHERE release_id = $1 AND revision = $2::int FOR UPDATE",
                              2, params, &transient, pgerr, sizeof pgerr);
-  if (!res) return pg_failed(transient, pgerr, err, errlen);
+  if (!res) return zw_stage_pg_failed(transient, pgerr, err, errlen);
   *done = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), source) != 0;
   PQclear(res);
   return ZW_OK;
@@ -100,7 +95,7 @@ static enum zw_outcome fan_out_locked(struct fanout *f, struct zw_stage *st, con
   enum zw_outcome o = already_done(f, env, source, &done, err, errlen);
   if (o != ZW_OK || done) return o;
   json_t *channels = target_channels(f, env, &transient, pgerr, sizeof pgerr);
-  if (!channels) return pg_failed(transient, pgerr, err, errlen);
+  if (!channels) return zw_stage_pg_failed(transient, pgerr, err, errlen);
   size_t i;
   json_t *c;
   json_array_foreach(channels, i, c) {
@@ -113,37 +108,34 @@ static enum zw_outcome fan_out_locked(struct fanout *f, struct zw_stage *st, con
                               "UPDATE release_revisions SET fanned_out_at = now(), fanned_out_from = $3, "
                               "  status = 'fanned_out' WHERE release_id = $1 AND revision = $2::int",
                               3, params, &transient, pgerr, sizeof pgerr) < 0)
-    o = pg_failed(transient, pgerr, err, errlen);
+    o = zw_stage_pg_failed(transient, pgerr, err, errlen);
   return o;
+}
+
+/* One record of zwgk.tagged, as the work of one PostgreSQL transaction. */
+struct fan_out_job {
+  struct fanout *f;
+  struct zw_stage *st;
+  const json_t *env;
+  char source[320];
+};
+
+static enum zw_outcome fan_out_job(void *arg, char *err, size_t errlen) {
+  struct fan_out_job *job = arg;
+  return fan_out_locked(job->f, job->st, job->env, job->source, err, errlen);
 }
 
 static enum zw_outcome fan_out(void *arg, struct zw_stage *st, const rd_kafka_message_t *msg, json_t *env,
                                char *err, size_t errlen) {
-  struct fanout *f = arg;
-  char source[320], pgerr[512];
-  bool transient;
+  struct fan_out_job job = {.f = arg, .st = st, .env = env};
   if (!json_is_object(json_object_get(env, "tags"))) {
     snprintf(err, errlen, "tagged envelope without tags");
     return ZW_FAIL;
   }
-  zw_stage_source(msg, source, sizeof source);
-  if (zw_pg_run(f->pg, "BEGIN", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
-    return pg_failed(transient, pgerr, err, errlen);
-  enum zw_outcome o = fan_out_locked(f, st, env, source, err, errlen);
-  if (o == ZW_OK && zw_pg_run(f->pg, "COMMIT", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
-    o = pg_failed(transient, pgerr, err, errlen);
-  if (o != ZW_OK && zw_pg_run(f->pg, "ROLLBACK", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
-    zw_warn(zw_envelope_release_id(env), "rollback: %s", pgerr);
+  zw_stage_source(msg, job.source, sizeof job.source);
+  enum zw_outcome o = zw_stage_pg_transaction(job.f->pg, fan_out_job, &job, err, errlen);
   if (o == ZW_OK) zw_info(zw_envelope_release_id(env), "fanned out revision %d", zw_envelope_revision(env));
   return o;
-}
-
-static bool pg_ready(void *arg, char *why, size_t whylen) {
-  struct fanout *f = arg;
-  char err[256];
-  if (zw_pg_conn(f->pg, err, sizeof err)) return true;
-  snprintf(why, whylen, "postgresql: %s", err);
-  return false;
 }
 
 int main(int argc, char **argv) {
@@ -152,7 +144,7 @@ int main(int argc, char **argv) {
   if (!d) return code;
   const struct zw_config *cfg = zw_daemon_config(d);
   struct fanout f = {zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s"))};
-  struct zw_stage_spec spec = {"tagged", "fanout.group_id", fan_out, pg_ready, &f};
+  struct zw_stage_spec spec = {"tagged", "fanout.group_id", fan_out, zw_pg_ready, f.pg, &f};
   char err[512];
   struct zw_stage *st = f.pg ? zw_stage_new(d, &spec, err, sizeof err) : NULL;
   if (!st || zw_daemon_start_admin(d, err, sizeof err) < 0) {

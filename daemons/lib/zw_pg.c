@@ -100,3 +100,10 @@ int zw_pg_run(struct zw_pg *pg, const char *sql, int nparams, const char *const 
   PQclear(res);
   return 0;
 }
+
+bool zw_pg_ready(void *arg, char *why, size_t whylen) {
+  char err[256];
+  if (zw_pg_conn(arg, err, sizeof err)) return true;
+  snprintf(why, whylen, "postgresql: %s", err);
+  return false;
+}

@@ -30,6 +30,10 @@ PGresult *zw_pg_exec(struct zw_pg *pg, const char *sql, int nparams, const char 
 int zw_pg_run(struct zw_pg *pg, const char *sql, int nparams, const char *const *params,
               bool *transient, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Readiness probe in the shape of a daemon's ready callback: arg is a struct
+ * zw_pg. Returns true when connected, else false with the reason in why. */
+bool zw_pg_ready(void *arg, char *why, size_t whylen);
+
 /* True when the last use found the server reachable. */
 bool zw_pg_ok(const struct zw_pg *pg);
 

@@ -383,7 +383,7 @@ static bool stage_ready(void *arg, char *why, size_t whylen) {
     snprintf(why, whylen, "kafka: no broker reachable");
     return false;
   }
-  return !st->spec.ready || st->spec.ready(st->spec.arg, why, whylen);
+  return !st->spec.ready || st->spec.ready(st->spec.ready_arg, why, whylen);
 }
 
 static void stage_stop(void *arg) {
@@ -501,4 +501,23 @@ void zw_stage_destroy(struct zw_stage *st) {
   if (st->pipefd[0] >= 0) close(st->pipefd[0]);
   if (st->pipefd[1] >= 0) close(st->pipefd[1]);
   free(st);
+}
+
+enum zw_outcome zw_stage_pg_failed(bool transient, const char *pgerr, char *err, size_t errlen) {
+  if (err != pgerr) snprintf(err, errlen, "%s", pgerr);
+  return transient ? ZW_RETRY : ZW_FAIL;
+}
+
+enum zw_outcome zw_stage_pg_transaction(struct zw_pg *pg, zw_stage_pg_work_fn work, void *arg, char *err,
+                                        size_t errlen) {
+  char pgerr[512];
+  bool transient;
+  if (zw_pg_run(pg, "BEGIN", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
+    return zw_stage_pg_failed(transient, pgerr, err, errlen);
+  enum zw_outcome o = work(arg, err, errlen);
+  if (o == ZW_OK && zw_pg_run(pg, "COMMIT", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
+    o = zw_stage_pg_failed(transient, pgerr, err, errlen);
+  if (o != ZW_OK && zw_pg_run(pg, "ROLLBACK", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
+    zw_warn(NULL, "rollback: %s", pgerr);
+  return o;
 }

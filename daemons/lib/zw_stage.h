@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "zw_daemon.h"
+#include "zw_pg.h"
 
 /* Outcome of processing one message (and of adapter operations). */
 enum zw_outcome {
@@ -40,8 +41,9 @@ struct zw_stage_spec {
   const char *input;     /* topic suffix, e.g. "releases" */
   const char *group_key; /* config key of the consumer group, e.g. "classifier.group_id" */
   zw_stage_handler_fn handle;
-  zw_stage_ready_fn ready;
-  void *arg;
+  zw_stage_ready_fn ready; /* the handler's dependencies, e.g. zw_pg_ready */
+  void *ready_arg;
+  void *arg; /* handed to handle */
 };
 
 /* Builds the consumer and transactional producer (transactional.id
@@ -57,6 +59,20 @@ void zw_stage_destroy(struct zw_stage *stage);
  * (the batch is then aborted and redone). */
 int zw_stage_emit(struct zw_stage *stage, const char *topic, const json_t *env, char *err,
                   size_t errlen) __attribute__((warn_unused_result));
+
+/* Maps a failed PostgreSQL call to an outcome: transient trouble is retried,
+ * anything else (a constraint, a missing calendar year) is permanent. Copies
+ * pgerr into err. */
+enum zw_outcome zw_stage_pg_failed(bool transient, const char *pgerr, char *err, size_t errlen);
+
+/* Work done inside one PostgreSQL transaction by zw_stage_pg_transaction. */
+typedef enum zw_outcome (*zw_stage_pg_work_fn)(void *arg, char *err, size_t errlen);
+
+/* Runs work between BEGIN and COMMIT on pg, rolling back unless it returns
+ * ZW_OK and the commit succeeds. Returns work's outcome, or the mapped outcome
+ * of a failed BEGIN/COMMIT. */
+enum zw_outcome zw_stage_pg_transaction(struct zw_pg *pg, zw_stage_pg_work_fn work, void *arg, char *err,
+                                        size_t errlen);
 
 /* "topic:partition:offset" of msg, to record where a decision came from. */
 const char *zw_stage_source(const rd_kafka_message_t *msg, char *buf, size_t len);

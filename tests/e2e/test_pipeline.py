@@ -162,3 +162,18 @@ def test_restart_loses_and_duplicates_nothing(
         messages = dump_topic(topic, lambda m: m["key"] in ids)
         seen = collections.Counter((m["key"], m["value"]["revision"]) for m in messages)
         assert seen == expected, f"{topic} after restarting {daemon}: {dict(seen)}"
+
+
+def test_village_release_is_listed_on_its_village_page(
+    stack, demo_token, make_release, post_release, release_id, wait_http,
+):
+    village = "370281101201"  # 前屯村, a village in the seed regions
+    release = make_release(region_code=village)
+    rid = release_id("demo", release["source_id"])
+    assert post_release(release, demo_token).status_code == 202
+    wait_http(article_url(stack, rid), 200, contains=release["title"])
+    page = wait_http(f"{stack.portal_url}/zwgk/cjwgk/{village}/index.html", 200, contains=rid)
+    assert "村(居)务公开" in page.text
+    index = wait_http(f"{stack.portal_url}/zwgk/index.html", 200)
+    for entrance in ("互动交流", "在线办事", f"/zwgk/cjwgk/{village}/index.html"):
+        assert entrance in index.text

@@ -200,11 +200,23 @@ static void article_list(FILE *out, PGresult *res) {
   if (PQntuples(res)) fputs("</ul>\n", out);
 }
 
-static int list_page(const struct site *s, const char *title, const char *sql, const char *param,
-                     const char *relpath, bool *transient, char *err, size_t errlen) {
+/* A list page: its title (looked up by title_sql, then suffixed) and the
+ * published articles list_sql selects for param, newest first. */
+struct list_spec {
+  const char *title_sql;
+  const char *title_suffix;
+  const char *list_sql;
+};
+
+static int list_page(const struct site *s, const struct list_spec *spec, const char *param, const char *relpath,
+                     bool *transient, char *err, size_t errlen) {
   const char *params[] = {param};
-  PGresult *res = query(s, sql, 1, params, transient, err, errlen);
+  char title[512];
+  PGresult *res = query(s, spec->title_sql, 1, params, transient, err, errlen);
   if (!res) return -1;
+  snprintf(title, sizeof title, "%s%s", PQgetvalue(res, 0, 0), spec->title_suffix);
+  PQclear(res);
+  if (!(res = query(s, spec->list_sql, 1, params, transient, err, errlen))) return -1;
   char *text = NULL;
   size_t len = 0;
   FILE *out = open_memstream(&text, &len);
@@ -222,33 +234,29 @@ static int list_page(const struct site *s, const char *title, const char *sql, c
   return rc;
 }
 
-static const char list_columns[] = "SELECT release_id, title, to_char(published_at AT TIME ZONE 'Asia/Shanghai', "
-                                   "'YYYY-MM-DD'), column_path FROM portal_articles ";
+#define LIST_SELECT                                                                                  \
+  "SELECT release_id, title, to_char(published_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'), "    \
+  "column_path FROM portal_articles "
+#define LIST_ORDER " AND status = 'published' ORDER BY published_at DESC, release_id LIMIT 500"
+
+static const struct list_spec column_list = {
+    "SELECT coalesce((SELECT name FROM portal_columns WHERE path = $1), $1)", "",
+    LIST_SELECT "WHERE column_path = $1" LIST_ORDER};
+
+static const struct list_spec village_list = {
+    "SELECT coalesce((SELECT name FROM regions WHERE code = $1), $1)", " 村(居)务公开",
+    LIST_SELECT "WHERE region_code = $1" LIST_ORDER};
 
 int site_column(const struct site *s, const char *column, bool *transient, char *err, size_t errlen) {
-  const char *params[] = {column};
-  PGresult *res = query(s, "SELECT coalesce((SELECT name FROM portal_columns WHERE path = $1), $1)", 1, params,
-                        transient, err, errlen);
-  if (!res) return -1;
-  char title[512], sql[512], relpath[600];
-  snprintf(title, sizeof title, "%s", PQgetvalue(res, 0, 0));
-  PQclear(res);
-  snprintf(sql, sizeof sql, "%s WHERE column_path = $1 AND status = 'published' ORDER BY published_at DESC, release_id LIMIT 500", list_columns);
+  char relpath[600];
   snprintf(relpath, sizeof relpath, "zwgk/%s/index.html", column);
-  return list_page(s, title, sql, column, relpath, transient, err, errlen);
+  return list_page(s, &column_list, column, relpath, transient, err, errlen);
 }
 
 int site_village(const struct site *s, const char *region, bool *transient, char *err, size_t errlen) {
-  const char *params[] = {region};
-  PGresult *res = query(s, "SELECT coalesce((SELECT name FROM regions WHERE code = $1), $1)", 1, params,
-                        transient, err, errlen);
-  if (!res) return -1;
-  char title[512], sql[512], relpath[128];
-  snprintf(title, sizeof title, "%s 村(居)务公开", PQgetvalue(res, 0, 0));
-  PQclear(res);
-  snprintf(sql, sizeof sql, "%s WHERE region_code = $1 AND status = 'published' ORDER BY published_at DESC, release_id LIMIT 500", list_columns);
+  char relpath[128];
   snprintf(relpath, sizeof relpath, "zwgk/cjwgk/%s/index.html", region);
-  return list_page(s, title, sql, region, relpath, transient, err, errlen);
+  return list_page(s, &village_list, region, relpath, transient, err, errlen);
 }
 
 /* The section index: every domain with its item columns and article counts,
