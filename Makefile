@@ -22,7 +22,7 @@ ASAN_TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_STACK_DIR=$(CURDIR)/va
 	ZWGK_STACK_PORT_BASE=27000 ZWGK_BUILD_DIR=$(CURDIR)/$(ASAN_DIR) \
 	ASAN_OPTIONS=detect_leaks=1:exitcode=23 UBSAN_OPTIONS=print_stacktrace=1
 
-.PHONY: all deps build asan test test-debug test-asan demo stop clean
+.PHONY: all deps build asan test test-debug test-asan conformance fuzz demo stop clean
 
 all: build
 
@@ -44,15 +44,26 @@ test: test-debug test-asan
 
 test-debug: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
-	$(TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/schemas tests/cli tests/e2e'
+	$(TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/schemas tests/cli tests/conformance tests/e2e'
 
 # The daemons of this stack are the ASan+UBSan binaries; a sanitizer report
 # (including a leak at exit) makes a daemon exit non-zero, which the restart
 # tests see, and any report in a daemon's log fails the target.
 test-asan: asan
 	ctest --test-dir $(ASAN_DIR) --output-on-failure
-	$(ASAN_TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/e2e'
+	$(ASAN_TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/conformance tests/e2e'
 	! grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" $(CURDIR)/var/test-asan/log/zwgk-*.log
+
+# The C validator against release.v1's JSON Schema (tests/conformance).
+conformance: build
+	var/venv/bin/pytest -q tests/conformance
+
+# libFuzzer targets (tests/fuzz), FUZZ_SECONDS each; fails on any crash, leak or
+# sanitizer report. Corpora and crash inputs stay in build-fuzz/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	deploy/install-deps.sh --fuzz
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 demo: build
 	$(DEMO_STACK_ENV) $(STACK) up
@@ -62,4 +73,4 @@ stop:
 	$(DEMO_STACK_ENV) $(STACK) down
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz

@@ -21,15 +21,17 @@ PACKAGES=(
     curl ca-certificates
 )
 
-# Pinned so that CI and developers test against the same client libraries.
-# confluent-kafka 2.6.x ships manylinux wheels for CPython 3.11 (Debian 12).
-REQUIRED_PYTHON=(
-    "pytest==8.3.5"
-    "jsonschema==4.23.0"
-    "requests==2.32.3"
-    "confluent-kafka==2.6.1"
-    "rfc3339-validator==0.1.4"
-)
+# Optional sets: --fuzz for the libFuzzer targets (make fuzz), --bench for the
+# benchmarks (make bench-ingest). Not needed by make test or make demo.
+FUZZ_PACKAGES=(clang libclang-rt-14-dev libfuzzer-14-dev)
+BENCH_PACKAGES=(wrk nginx)
+for arg in "$@"; do
+    case "$arg" in
+    --fuzz) PACKAGES+=("${FUZZ_PACKAGES[@]}") ;;
+    --bench) PACKAGES+=("${BENCH_PACKAGES[@]}") ;;
+    *) printf 'usage: deploy/install-deps.sh [--fuzz] [--bench]\n' >&2; exit 2 ;;
+    esac
+done
 
 say() { printf 'install-deps: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -55,8 +57,20 @@ install_debian_packages() {
     fi
     say "installing Debian packages: ${missing[*]}"
     as_root apt-get update -q
+    # Installing a server package (postgresql, nginx) must not start its system
+    # service: the project runs private instances on its own ports. Debian's
+    # policy-rc.d hook (exit 101) tells maintainer scripts not to start services.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+        as_root chmod 755 "$policy"
+        own_policy=1
+    fi
+    local rc=0
     as_root env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q --no-install-recommends "${missing[@]}"
+        apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
+    if [ $own_policy -eq 1 ]; then as_root rm -f "$policy"; fi
+    [ $rc -eq 0 ] || die "apt-get install failed"
 }
 
 have_kafka_jars() {
@@ -86,27 +100,7 @@ install_kafka_jars() {
     mv "$tmp" "$KAFKA_LIBS"
 }
 
-# The tests' requirements file is shared with other work; only add what is
-# missing, never rewrite lines someone else pinned.
-ensure_requirements_file() {
-    mkdir -p "$(dirname "$REQUIREMENTS")"
-    [ -f "$REQUIREMENTS" ] || : >"$REQUIREMENTS"
-    local line name
-    for line in "${REQUIRED_PYTHON[@]}"; do
-        name=${line%%==*}
-        if ! grep -qiE "^[[:space:]]*${name//-/[-_]}([[:space:]]*[=<>!~;\[]|[[:space:]]*$)" "$REQUIREMENTS"; then
-            # keep a trailing newline before appending
-            if [ -s "$REQUIREMENTS" ] && [ -n "$(tail -c1 "$REQUIREMENTS")" ]; then
-                printf '\n' >>"$REQUIREMENTS"
-            fi
-            printf '%s\n' "$line" >>"$REQUIREMENTS"
-            say "added $line to tests/requirements.txt"
-        fi
-    done
-}
-
 install_python_venv() {
-    ensure_requirements_file
     if [ ! -x "$VENV/bin/python" ]; then
         say "creating Python venv at var/venv"
         python3 -m venv "$VENV"

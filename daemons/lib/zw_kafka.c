@@ -18,9 +18,17 @@ int zw_kafka_conf_set(rd_kafka_conf_t *conf, const char *prop, const char *value
   return 0;
 }
 
+/* librdkafka's own log lines, in zwgk's format (called from its threads too;
+ * zw_log writes each line with one call). */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+  enum zw_log_level lv = level <= 3 ? ZW_LOG_ERROR : level == 4 ? ZW_LOG_WARN : level <= 6 ? ZW_LOG_INFO : ZW_LOG_DEBUG;
+  if (zw_log_enabled(lv)) zw_log(lv, NULL, "librdkafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
 rd_kafka_conf_t *zw_kafka_conf(const struct zw_config *cfg, const char *client_id, char *err,
                                size_t errlen) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, log_cb);
   if (zw_kafka_conf_set(conf, "bootstrap.servers", zw_config_str(cfg, "kafka.brokers"), err,
                         errlen) < 0 ||
       zw_kafka_conf_set(conf, "client.id", client_id, err, errlen) < 0 ||

@@ -3,7 +3,9 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct violations {
@@ -18,16 +20,31 @@ __attribute__((format(printf, 3, 4))) static void violation(struct violations *v
   char message[256];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(message, sizeof message, fmt, ap);
+  int n = vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
+  if (n >= (int)sizeof message) {
+    /* Cut at a character boundary: json_pack refuses a string that is not UTF-8,
+     * and the violation would be counted but missing from details. */
+    size_t end = sizeof message - 1;
+    while (end > 0 && ((unsigned char)message[end - 1] & 0xC0) == 0x80) end--;
+    if (end > 0 && ((unsigned char)message[end - 1] & 0x80)) end--;
+    message[end] = '\0';
+  }
   json_array_append_new(v->details, json_pack("{s:s, s:s}", "path", path, "message", message));
 }
 
-/* Writes base + "/" + name as a JSON Pointer, escaping '~' and '/' (RFC 6901). */
-static const char *pointer(char *out, size_t len, const char *base, const char *name) {
-  int n = snprintf(out, len, "%s/", base);
-  size_t pos = n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
-  for (const char *p = name; *p && pos + 2 < len; p++) {
+/* Returns base + "/" + name as a JSON Pointer, escaping '~' and '/' (RFC 6901);
+ * the caller frees it. NULL when out of memory. A member name may be as long as
+ * the body, so the pointer is never cut to a buffer. */
+static char *pointer(const char *base, const char *name) {
+  size_t len = strlen(base) + 2;
+  for (const char *p = name; *p; p++) len += (*p == '~' || *p == '/') ? 2 : 1;
+  char *out = malloc(len);
+  if (!out) return NULL;
+  size_t pos = strlen(base);
+  memcpy(out, base, pos);
+  out[pos++] = '/';
+  for (const char *p = name; *p; p++) {
     if (*p == '~' || *p == '/') {
       out[pos++] = '~';
       out[pos++] = *p == '~' ? '0' : '1';
@@ -37,6 +54,28 @@ static const char *pointer(char *out, size_t len, const char *base, const char *
   }
   out[pos] = '\0';
   return out;
+}
+
+/* Reports the member name of the object at base as unknown, at its own pointer. */
+static void unknown_field(struct violations *v, const char *base, const char *name) {
+  char *path = pointer(base, name);
+  violation(v, path ? path : base, "unknown field '%s'", name);
+  free(path);
+}
+
+/* True when s (valid UTF-8) holds a character that ECMA-262's \s matches, white
+ * space or a line terminator: what \S in the schema's url pattern excludes. */
+static bool has_space(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    int extra = *p < 0x80 ? 0 : *p < 0xE0 ? 1 : *p < 0xF0 ? 2 : 3;
+    uint32_t c = extra ? *p & (0x3Fu >> extra) : *p;
+    for (int i = 1; i <= extra && p[i]; i++) c = c << 6 | (p[i] & 0x3Fu);
+    p += extra + 1;
+    if ((c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+        c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF)
+      return true;
+  }
+  return false;
 }
 
 size_t zw_utf8_length(const char *s, size_t bytes) {
@@ -83,6 +122,7 @@ bool zw_rfc3339_valid(const char *s) {
       !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
     return false;
   int year = number(s, 4), month = number(s + 5, 2), day = number(s + 8, 2);
+  if (year == 0) return false; /* there is no year 0 (nor in PostgreSQL) */
   if (month < 1 || month > 12 || day < 1 || day > mdays[month - 1]) return false;
   bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
   if (month == 2 && day == 29 && !leap) return false;
@@ -95,7 +135,7 @@ bool zw_rfc3339_valid(const char *s) {
   }
   if (strcmp(p, "Z") == 0) return true;
   return (p[0] == '+' || p[0] == '-') && strlen(p) == 6 && digits(p + 1, 2) && p[3] == ':' &&
-         digits(p + 4, 2) && number(p + 1, 2) <= 23 && number(p + 4, 2) <= 59;
+         digits(p + 4, 2) && number(p + 1, 2) <= 14 && number(p + 4, 2) <= 59;
 }
 
 /* Checks a string member: type and length in characters; returns it or NULL. */
@@ -120,7 +160,7 @@ static void check_date_time(struct violations *v, const json_t *obj, const char 
 
 static void check_attachment(struct violations *v, const json_t *a, size_t i) {
   static const char *const known[] = {"name", "url", "sha256", "bytes", NULL};
-  char base[64], path[96];
+  char base[64], path[96]; /* path holds base + a known member name */
   snprintf(base, sizeof base, "/attachments/%zu", i);
   if (!json_is_object(a)) {
     violation(v, base, "%s must be an object", "attachment");
@@ -129,7 +169,7 @@ static void check_attachment(struct violations *v, const json_t *a, size_t i) {
   const char *key;
   json_t *value;
   json_object_foreach((json_t *)a, key, value) {
-    if (!in_set(key, known)) violation(v, pointer(path, sizeof path, base, key), "unknown field '%s'", key);
+    if (!in_set(key, known)) unknown_field(v, base, key);
   }
   for (const char *const *k = known; *k; k++) {
     snprintf(path, sizeof path, "%s/%s", base, *k);
@@ -137,7 +177,7 @@ static void check_attachment(struct violations *v, const json_t *a, size_t i) {
   }
   string_member(v, a, "name", (snprintf(path, sizeof path, "%s/name", base), path), 1, 255);
   const char *url = string_member(v, a, "url", (snprintf(path, sizeof path, "%s/url", base), path), 0, 2048);
-  if (url && ((strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) || strpbrk(url, " \t\r\n") ||
+  if (url && ((strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) || has_space(url) ||
               !url[strncmp(url, "https://", 8) ? 7 : 8]))
     violation(v, path, "%s must be an http(s) URL", "url");
   const char *sha = string_member(v, a, "sha256", (snprintf(path, sizeof path, "%s/sha256", base), path), 0, 64);
@@ -155,10 +195,8 @@ static void check_secrecy_review(struct violations *v, const json_t *sr) {
   }
   const char *key;
   json_t *value;
-  char path[160];
   json_object_foreach((json_t *)sr, key, value) {
-    if (strcmp(key, "reviewer") && strcmp(key, "reviewed_at"))
-      violation(v, pointer(path, sizeof path, "/secrecy_review", key), "unknown field '%s'", key);
+    if (strcmp(key, "reviewer") && strcmp(key, "reviewed_at")) unknown_field(v, "/secrecy_review", key);
   }
   if (!json_object_get(sr, "reviewer")) violation(v, "/secrecy_review/reviewer", "%s is required", "reviewer");
   if (!json_object_get(sr, "reviewed_at")) violation(v, "/secrecy_review/reviewed_at", "%s is required", "reviewed_at");
@@ -234,9 +272,8 @@ size_t zw_release_validate(const json_t *r, json_t *details) {
   }
   const char *key;
   json_t *value;
-  char path[160];
   json_object_foreach((json_t *)r, key, value) {
-    if (!in_set(key, known_fields)) violation(&v, pointer(path, sizeof path, "", key), "unknown field '%s'", key);
+    if (!in_set(key, known_fields)) unknown_field(&v, "", key);
   }
   check_required(&v, r);
   check_codes(&v, r);
@@ -247,7 +284,9 @@ size_t zw_release_validate(const json_t *r, json_t *details) {
   check_enum(&v, r, "doc_type", "/doc_type", doc_types);
   check_enum(&v, r, "urgency", "/urgency", urgencies);
   string_member(&v, r, "title", "/title", 1, 200);
-  string_member(&v, r, "body", "/body", 0, 262144);
+  const char *body = string_member(&v, r, "body", "/body", 0, 262144);
+  if (body && json_string_length(json_object_get(r, "body")) > 262144)
+    violation(&v, "/body", "%s is larger than 256 KiB of UTF-8", "body");
   string_member(&v, r, "summary", "/summary", 0, 500);
   string_member(&v, r, "area", "/area", 0, 200);
   check_date_time(&v, r, "formed_at", "/formed_at");

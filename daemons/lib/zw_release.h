@@ -15,8 +15,9 @@ size_t zw_release_validate(const json_t *release, json_t *details);
 /* Length of a UTF-8 string in code points (characters). */
 size_t zw_utf8_length(const char *s, size_t bytes);
 
-/* True when s is an RFC 3339 date-time with a mandatory offset (upper-case T
- * and Z, optional fraction, valid calendar date, no leap second). */
+/* True when s is an RFC 3339 date-time with a mandatory offset of at most
+ * 14:59 hours (upper-case T and Z, optional fraction, valid calendar date, year
+ * 0001 or later, no leap second). */
 bool zw_rfc3339_valid(const char *s);
 
 #endif

@@ -7,44 +7,67 @@
 #include <string.h>
 
 #include "producer.h"
-#include "zw_envelope.h"
 #include "zw_http.h"
 #include "zw_log.h"
 #include "zw_release.h"
 
-/* One request waiting for its delivery report. */
-struct pending {
-  struct producer *p;
-  struct evhttp_request *req; /* NULL once the client went away */
-  char release_id[ZW_RELEASE_ID_LEN + 1];
-  json_int_t revision;
-  double started;
-};
+/* Requests up to this many times the body limit are read and answered 413 in
+ * JSON; larger ones are cut off by libevent while reading (413, its own page). */
+#define BODY_HARD_FACTOR 4
 
-static void count_status(struct producer *p, int status) {
+void ingest_count_status(struct producer *p, int status) {
   char label[32];
   snprintf(label, sizeof label, "status=\"%d\"", status);
   zw_metrics_add(zw_daemon_metrics(p->d), "zwgk_ingest_requests_total", label, 1);
 }
 
-static void reply_error(struct producer *p, struct evhttp_request *req, int status,
-                        const char *error, const char *message, json_t *details) {
+void ingest_reply_error(struct producer *p, struct evhttp_request *req, int status, const char *error,
+                        const char *message, json_t *details, long retry_after_s) {
   json_t *body = json_pack("{s:s}", "error", error);
   if (message) json_object_set_new(body, "message", json_string(message));
   if (details) json_object_set(body, "details", details);
   if (status == 503 || status == 429) {
-    char retry[16];
-    snprintf(retry, sizeof retry, "%ld", zw_config_int(zw_daemon_config(p->d), "producer.retry_after_s"));
+    char retry[24];
+    snprintf(retry, sizeof retry, "%ld",
+             retry_after_s ? retry_after_s : zw_config_int(zw_daemon_config(p->d), "producer.retry_after_s"));
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry);
   }
   zw_http_send_json(req, status, body);
   json_decref(body);
-  count_status(p, status);
+  ingest_count_status(p, status);
 }
 
 static void on_connection_close(struct evhttp_connection *conn, void *arg) {
   struct pending *pd = arg;
   pd->req = NULL;
+}
+
+struct event *ingest_deadline(struct producer *p, event_callback_fn fn, void *arg) {
+  long ms = zw_config_int(zw_daemon_config(p->d), "producer.delivery_timeout_ms") + 500;
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+  struct event *ev = evtimer_new(zw_daemon_base(p->d), fn, arg);
+  if (ev && evtimer_add(ev, &tv) < 0) {
+    event_free(ev);
+    ev = NULL;
+  }
+  return ev;
+}
+
+static void reply_delivered(struct pending *pd, rd_kafka_resp_err_t err) {
+  struct producer *p = pd->p;
+  struct evhttp_request *req = pd->req;
+  pd->req = NULL; /* answered: a later report or deadline must not answer again */
+  evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+  if (err) {
+    ingest_reply_error(p, req, 503, "unavailable", "Kafka did not acknowledge the release; nothing was accepted",
+                       NULL, 0);
+    return;
+  }
+  json_t *body = json_pack("{s:s, s:I, s:s}", "release_id", pd->release_id, "revision", pd->revision, "status",
+                           "accepted");
+  zw_http_send_json(req, 202, body);
+  json_decref(body);
+  ingest_count_status(p, 202);
 }
 
 void ingest_on_delivery(void *opaque, rd_kafka_resp_err_t err) {
@@ -54,20 +77,23 @@ void ingest_on_delivery(void *opaque, rd_kafka_resp_err_t err) {
   zw_metrics_set(zw_daemon_metrics(p->d), "zwgk_ingest_inflight", NULL, (double)p->inflight);
   zw_metrics_observe(zw_daemon_metrics(p->d), "zwgk_ingest_delivery_seconds", NULL, zw_now() - pd->started);
   if (err) zw_warn(pd->release_id, "not acknowledged by Kafka: %s", rd_kafka_err2str(err));
-  else zw_info(pd->release_id, "accepted revision %lld", (long long)pd->revision);
-  if (pd->req) {
-    evhttp_connection_set_closecb(evhttp_request_get_connection(pd->req), NULL, NULL);
-    if (err) {
-      reply_error(p, pd->req, 503, "unavailable", "Kafka did not acknowledge the release; nothing was accepted", NULL);
-    } else {
-      json_t *body = json_pack("{s:s, s:I, s:s}", "release_id", pd->release_id, "revision",
-                               pd->revision, "status", "accepted");
-      zw_http_send_json(pd->req, 202, body);
-      json_decref(body);
-      count_status(p, 202);
-    }
+  else zw_debug(pd->release_id, "accepted revision %lld", (long long)pd->revision);
+  if (pd->batch) {
+    batch_item_delivered(pd, err);
+    return;
   }
+  if (pd->req) reply_delivered(pd, err);
+  if (pd->deadline) event_free(pd->deadline);
   free(pd);
+}
+
+/* The delivery report is late: answer 503 now (nothing is promised); the
+ * report, when it comes, only frees pd. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg) {
+  struct pending *pd = arg;
+  if (!pd->req) return;
+  zw_warn(pd->release_id, "no delivery report within the bound; answering 503");
+  reply_delivered(pd, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT);
 }
 
 /* Returns the bearer token of the request, or NULL. */
@@ -87,59 +113,94 @@ static bool json_content_type(struct evhttp_request *req) {
   return !*rest || *rest == ';';
 }
 
-/* Reads the request body as a NUL-terminated string; caller frees it. */
-static char *read_body(struct evhttp_request *req, size_t *len) {
+/* Counts each violation under the top-level member it concerns. */
+static void count_invalid(struct producer *p, const json_t *details) {
+  size_t i;
+  json_t *d;
+  json_array_foreach(details, i, d) {
+    const char *path = json_string_value(json_object_get(d, "path"));
+    char rule[80], label[128];
+    const char *slash = path && path[0] == '/' ? strchr(path + 1, '/') : NULL;
+    if (!path || !*path) snprintf(rule, sizeof rule, "json");
+    else snprintf(rule, sizeof rule, "%.*s", (int)(slash ? slash - path - 1 : (long)strlen(path + 1)), path + 1);
+    zw_metrics_add(zw_daemon_metrics(p->d), "zwgk_ingest_invalid_total",
+                   zw_metrics_label(label, sizeof label, "rule", rule), 1);
+  }
+}
+
+/* Parses the body as JSON (UTF-8, no duplicate keys); on failure answers 400. */
+static json_t *parse_body(struct producer *p, struct evhttp_request *req) {
   struct evbuffer *buf = evhttp_request_get_input_buffer(req);
-  *len = evbuffer_get_length(buf);
-  char *body = malloc(*len + 1);
-  if (!body) return NULL;
-  evbuffer_copyout(buf, body, *len);
-  body[*len] = '\0';
-  return body;
-}
-
-/* Parses and validates; on failure answers 400 and returns NULL. */
-static json_t *parse_release(struct producer *p, struct evhttp_request *req) {
-  size_t len;
-  char *text = read_body(req, &len);
-  if (!text) {
-    reply_error(p, req, 500, "internal", NULL, NULL);
-    return NULL;
-  }
+  size_t len = evbuffer_get_length(buf);
   json_error_t jerr;
-  json_t *release = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-  free(text);
-  json_t *details = json_array();
-  if (!release) {
-    char message[300];
-    snprintf(message, sizeof message, "not valid UTF-8 JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
-    json_array_append_new(details, json_pack("{s:s, s:s}", "path", "", "message", message));
-  } else if (zw_release_validate(release, details) > 0) {
-    json_decref(release);
-    release = NULL;
-    zw_metrics_add(zw_daemon_metrics(p->d), "zwgk_ingest_invalid_total", NULL, 1);
-  }
-  if (!release) reply_error(p, req, 400, "invalid_release", NULL, details);
+  json_t *body = json_loadb((const char *)evbuffer_pullup(buf, -1), len, JSON_REJECT_DUPLICATES, &jerr);
+  if (body) return body;
+  char message[300];
+  snprintf(message, sizeof message, "not valid UTF-8 JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+  json_t *details = json_pack("[{s:s, s:s}]", "path", "", "message", message);
+  count_invalid(p, details);
+  ingest_reply_error(p, req, 400, "invalid_release", NULL, details, 0);
   json_decref(details);
-  return release;
+  return NULL;
 }
 
-/* Produces the envelope; the reply is sent from the delivery report. */
-static void produce(struct producer *p, struct evhttp_request *req, json_t *release) {
-  const char *dept = json_string_value(json_object_get(release, "department"));
-  struct pending *pd = calloc(1, sizeof *pd);
-  char trace_id[ZW_TRACE_ID_LEN + 1], span[ZW_SPAN_ID_LEN + 1], tp[ZW_TRACEPARENT_LEN + 1], ts[32];
-  if (!pd || zw_trace_new(trace_id, span) < 0) {
-    free(pd);
-    reply_error(p, req, 500, "internal", NULL, NULL);
-    return;
+int ingest_gate(struct producer *p, struct evhttp_request *req, struct ingest_request *in) {
+  memset(in, 0, sizeof *in);
+  in->req = req;
+  const char *token = bearer(req);
+  enum token_result tr = TOKEN_UNKNOWN;
+  if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
+    ingest_reply_error(p, req, 405, "method_not_allowed", NULL, NULL, 0);
+  else if (zw_daemon_stopping(p->d))
+    ingest_reply_error(p, req, 503, "unavailable", "shutting down", NULL, 0);
+  else if (!token || (tr = tokens_lookup(p->tokens, token, in->department, sizeof in->department)) == TOKEN_UNKNOWN)
+    ingest_reply_error(p, req, 401, "unauthorized", NULL, NULL, 0);
+  else if (tr == TOKEN_UNAVAILABLE)
+    ingest_reply_error(p, req, 503, "unavailable", "credentials cannot be checked now", NULL, 0);
+  else if (!json_content_type(req))
+    ingest_reply_error(p, req, 415, "unsupported_media_type", "use application/json", NULL, 0);
+  else if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
+           (size_t)zw_config_int(zw_daemon_config(p->d), "producer.body_limit"))
+    ingest_reply_error(p, req, 413, "too_large", "the body is larger than producer.body_limit", NULL, 0);
+  else if ((in->body = parse_body(p, req)))
+    return 0;
+  return -1;
+}
+
+int ingest_rate_limit(struct producer *p, struct ingest_request *in, double n) {
+  const struct zw_config *cfg = zw_daemon_config(p->d);
+  long retry_after = 0;
+  if (ratelimit_take(p->ratelimit, in->department, n, (double)zw_config_int(cfg, "producer.rate_limit_per_s"),
+                     (double)zw_config_int(cfg, "producer.rate_burst"), zw_now(), &retry_after))
+    return 0;
+  ingest_reply_error(p, in->req, 429, "rate_limited", "too many releases from this department", NULL, retry_after);
+  return -1;
+}
+
+int ingest_check_release(struct producer *p, const json_t *release, const char *department, json_t *details) {
+  if (zw_release_validate(release, details) > 0) {
+    count_invalid(p, details);
+    return 400;
   }
+  if (strcmp(json_string_value(json_object_get(release, "department")), department) != 0) {
+    char message[200];
+    snprintf(message, sizeof message, "the token belongs to department '%s'", department);
+    json_array_append_new(details, json_pack("{s:s, s:s}", "path", "/department", "message", message));
+    return 403;
+  }
+  return 0;
+}
+
+rd_kafka_resp_err_t ingest_produce(struct producer *p, struct evhttp_request *req, const json_t *release,
+                                   struct pending *pd) {
+  const char *dept = json_string_value(json_object_get(release, "department"));
+  char trace_id[ZW_TRACE_ID_LEN + 1], span[ZW_SPAN_ID_LEN + 1], tp[ZW_TRACEPARENT_LEN + 1], ts[32];
+  if (zw_trace_new(trace_id, span) < 0) return RD_KAFKA_RESP_ERR__FAIL;
   const char *incoming = evhttp_find_header(evhttp_request_get_input_headers(req), "traceparent");
   if (incoming) zw_traceparent_parse(incoming, strlen(incoming), trace_id);
   zw_traceparent_format(tp, trace_id, span);
   zw_release_id(dept, json_string_value(json_object_get(release, "source_id")), pd->release_id);
   pd->p = p;
-  pd->req = req;
   pd->revision = json_integer_value(json_object_get(release, "revision"));
   pd->started = zw_now();
   zw_timestamp_now(ts);
@@ -152,52 +213,55 @@ static void produce(struct producer *p, struct evhttp_request *req, json_t *rele
   free(value);
   if (err) {
     zw_warn(pd->release_id, "cannot enqueue: %s", rd_kafka_err2str(err));
-    reply_error(p, req, 503, "unavailable", "the local queue is full or Kafka is unreachable", NULL);
-    free(pd);
-    return;
+    return err;
   }
   p->inflight++;
   zw_metrics_set(zw_daemon_metrics(p->d), "zwgk_ingest_inflight", NULL, (double)p->inflight);
-  evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_connection_close, pd);
+  return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 static void post_release(struct evhttp_request *req, void *arg) {
   struct producer *p = arg;
-  char department[65];
-  if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) { reply_error(p, req, 405, "method_not_allowed", NULL, NULL); return; }
-  if (zw_daemon_stopping(p->d)) { reply_error(p, req, 503, "unavailable", "shutting down", NULL); return; }
-  const char *token = bearer(req);
-  if (!token) { reply_error(p, req, 401, "unauthorized", NULL, NULL); return; }
-  enum token_result tr = tokens_lookup(p->tokens, token, department, sizeof department);
-  if (tr == TOKEN_UNAVAILABLE) { reply_error(p, req, 503, "unavailable", "credentials cannot be checked now", NULL); return; }
-  if (tr == TOKEN_UNKNOWN) { reply_error(p, req, 401, "unauthorized", NULL, NULL); return; }
-  if (!json_content_type(req)) { reply_error(p, req, 415, "unsupported_media_type", "use application/json", NULL); return; }
-  json_t *release = parse_release(p, req);
-  if (!release) return;
-  const char *dept = json_string_value(json_object_get(release, "department"));
-  if (strcmp(dept, department) != 0) {
-    char message[200];
-    snprintf(message, sizeof message, "the token belongs to department '%s'", department);
-    reply_error(p, req, 403, "forbidden", message, NULL);
-  } else {
-    produce(p, req, release);
+  struct ingest_request in;
+  if (ingest_gate(p, req, &in) < 0 || ingest_rate_limit(p, &in, 1) < 0) {
+    json_decref(in.body);
+    return;
   }
-  json_decref(release);
+  json_t *details = json_array();
+  int status = ingest_check_release(p, in.body, in.department, details);
+  struct pending *pd = status ? NULL : calloc(1, sizeof *pd);
+  if (status == 400) {
+    ingest_reply_error(p, req, 400, "invalid_release", NULL, details, 0);
+  } else if (status == 403) {
+    ingest_reply_error(p, req, 403, "forbidden", json_string_value(json_object_get(json_array_get(details, 0), "message")),
+                       NULL, 0);
+  } else if (!pd || ingest_produce(p, req, in.body, pd) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    free(pd);
+    ingest_reply_error(p, req, 503, "unavailable", "the local queue is full or Kafka is unreachable", NULL, 0);
+  } else {
+    pd->req = req;
+    pd->deadline = ingest_deadline(p, on_deadline, pd);
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_connection_close, pd);
+  }
+  json_decref(details);
+  json_decref(in.body);
 }
 
 static void not_found(struct evhttp_request *req, void *arg) {
-  reply_error(arg, req, 404, "not_found", NULL, NULL);
+  ingest_reply_error(arg, req, 404, "not_found", NULL, NULL, 0);
 }
 
 void ingest_install(struct producer *p) {
   struct zw_metrics *m = zw_daemon_metrics(p->d);
   zw_metrics_declare(m, "zwgk_ingest_requests_total", ZW_COUNTER, "Ingest requests, by HTTP status");
-  zw_metrics_declare(m, "zwgk_ingest_invalid_total", ZW_COUNTER, "Releases refused by validation");
-  zw_metrics_declare(m, "zwgk_ingest_inflight", ZW_GAUGE, "Requests waiting for Kafka's acknowledgement");
+  zw_metrics_declare(m, "zwgk_ingest_invalid_total", ZW_COUNTER, "Validation violations, by top-level member");
+  zw_metrics_declare(m, "zwgk_ingest_inflight", ZW_GAUGE, "Releases waiting for Kafka's acknowledgement");
   zw_metrics_declare(m, "zwgk_ingest_delivery_seconds", ZW_HISTOGRAM, "Time from produce to delivery report");
   zw_metrics_declare(m, "zwgk_messages_out_total", ZW_COUNTER, "Messages produced, by topic");
   zw_metrics_declare(m, "zwgk_kafka_delivery_errors_total", ZW_COUNTER, "Messages Kafka did not acknowledge");
   evhttp_set_cb(p->http, "/v1/releases", post_release, p);
+  evhttp_set_cb(p->http, "/v1/releases/batch", batch_post, p);
   evhttp_set_gencb(p->http, not_found, p);
-  evhttp_set_max_body_size(p->http, (ev_ssize_t)zw_config_int(zw_daemon_config(p->d), "producer.body_limit"));
+  evhttp_set_max_body_size(p->http,
+                           (ev_ssize_t)zw_config_int(zw_daemon_config(p->d), "producer.body_limit") * BODY_HARD_FACTOR);
 }

@@ -51,7 +51,8 @@ static int producer_start(struct producer *p, char *err, size_t errlen) {
   zw_kafka_topic(cfg, "releases", p->topic, sizeof p->topic);
   p->pg = zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s"));
   p->tokens = p->pg ? tokens_new(p->pg) : NULL;
-  if (!p->tokens) {
+  p->ratelimit = ratelimit_new();
+  if (!p->tokens || !p->ratelimit) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
@@ -96,6 +97,7 @@ int main(int argc, char **argv) {
   if (p.http) evhttp_free(p.http);
   zw_producer_destroy(p.kafka);
   tokens_destroy(p.tokens);
+  ratelimit_destroy(p.ratelimit);
   zw_pg_destroy(p.pg);
   zw_daemon_destroy(d);
   return code;

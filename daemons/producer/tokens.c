@@ -14,10 +14,16 @@ struct token_entry {
   char department[65];
 };
 
+/* Unknown hashes remembered until the next refresh, so that a client
+ * retrying a bad token does not cost a database query per request. */
+#define UNKNOWN_MAX 1024
+
 struct tokens {
   struct zw_pg *pg;
   struct token_entry *entries; /* sorted by sha256 */
   size_t count;
+  char (*unknown)[65];
+  size_t unknown_count;
 };
 
 struct tokens *tokens_new(struct zw_pg *pg) {
@@ -29,6 +35,7 @@ struct tokens *tokens_new(struct zw_pg *pg) {
 void tokens_destroy(struct tokens *t) {
   if (!t) return;
   free(t->entries);
+  free(t->unknown);
   free(t);
 }
 
@@ -62,6 +69,7 @@ int tokens_refresh(struct tokens *t) {
   free(t->entries);
   t->entries = entries;
   t->count = n;
+  t->unknown_count = 0; /* a token created since may be one of them */
   return 0;
 }
 
@@ -90,6 +98,8 @@ static enum token_result lookup_db(struct tokens *t, const char *sha, char *depa
       qsort(t->entries, t->count, sizeof *t->entries, entry_cmp);
     }
     r = TOKEN_OK;
+  } else if (t->unknown_count < UNKNOWN_MAX && (t->unknown || (t->unknown = calloc(UNKNOWN_MAX, 65)))) {
+    snprintf(t->unknown[t->unknown_count++], 65, "%s", sha);
   }
   PQclear(res);
   return r;
@@ -103,5 +113,7 @@ enum token_result tokens_lookup(struct tokens *t, const char *token, char *depar
     snprintf(department, len, "%s", hit->department);
     return TOKEN_OK;
   }
+  for (size_t i = 0; i < t->unknown_count; i++)
+    if (CRYPTO_memcmp(t->unknown[i], key.sha256, 64) == 0) return TOKEN_UNKNOWN;
   return lookup_db(t, key.sha256, department, len);
 }

@@ -83,6 +83,10 @@ class Stack:
         short = daemon.removeprefix("zwgk-").upper()
         return self.env[f"ZWGK_{short}_ADMIN_URL"]
 
+    def run(self, *args, timeout=300):
+        """Runs another stack command (e.g. stop-kafka, start-kafka)."""
+        return run_stack(*args, timeout=timeout)
+
     def stop_daemon(self, daemon):
         return run_stack("stop-daemon", daemon, timeout=120)
 
