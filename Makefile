@@ -22,7 +22,7 @@ ASAN_TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_STACK_DIR=$(CURDIR)/va
 	ZWGK_STACK_PORT_BASE=27000 ZWGK_BUILD_DIR=$(CURDIR)/$(ASAN_DIR) \
 	ASAN_OPTIONS=detect_leaks=1:exitcode=23 UBSAN_OPTIONS=print_stacktrace=1
 
-.PHONY: all deps build asan test test-debug test-asan conformance fuzz demo stop clean
+.PHONY: all deps build release asan test test-debug test-asan conformance fuzz bench-ingest demo stop clean
 
 all: build
 
@@ -32,6 +32,11 @@ deps:
 build: deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(BUILD_DIR)
+
+# The optimised build the benchmarks measure.
+release: deps
+	cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DZWGK_BUILD_TESTS=OFF
+	cmake --build build-release
 
 asan: deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Asan
@@ -65,6 +70,12 @@ fuzz:
 	deploy/install-deps.sh --fuzz
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
+# The ingest benchmark (docs/performance.md): about two minutes on a private stack
+# in var/bench (port base 25000) and nginx on 127.0.0.1:25090, Release build.
+bench-ingest: release
+	deploy/install-deps.sh --bench
+	ZWGK_BUILD_DIR=$(CURDIR)/build-release tests/bench/ingest/run.sh
+
 demo: build
 	$(DEMO_STACK_ENV) $(STACK) up
 	$(DEMO_STACK_ENV) deploy/local/demo.sh
@@ -73,4 +84,4 @@ stop:
 	$(DEMO_STACK_ENV) $(STACK) down
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz build-release

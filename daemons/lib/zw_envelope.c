@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -90,14 +91,33 @@ void zw_timestamp_now(char out[32]) {
   snprintf(out + n, 32 - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
 }
 
-json_t *zw_envelope_new(const json_t *release, const char *release_id, const char *received_at,
-                        const char *department, const char *producer, const char *trace_id) {
-  return json_pack("{s:s, s:s, s:O, s:O, s:O, s:{s:s, s:s, s:s, s:s}}", "schema",
-                   "zwgk.release.v1", "release_id", release_id, "revision",
-                   json_object_get(release, "revision"), "action",
-                   json_object_get(release, "action"), "release", release, "ingest",
-                   "received_at", received_at, "department", department, "producer", producer,
-                   "trace_id", trace_id);
+char *zw_envelope_serialize(const json_t *release, const char *raw, size_t raw_len, const char *release_id,
+                            const char *received_at, const char *department, const char *producer,
+                            const char *trace_id) {
+  json_t *head = json_pack("{s:s, s:s, s:O, s:O, s:{s:s, s:s, s:s, s:s}}", "schema", "zwgk.release.v1",
+                           "release_id", release_id, "revision", json_object_get(release, "revision"), "action",
+                           json_object_get(release, "action"), "ingest", "received_at", received_at,
+                           "department", department, "producer", producer, "trace_id", trace_id);
+  char *text = head ? json_dumps(head, JSON_COMPACT) : NULL;
+  json_decref(head);
+  if (!text) return NULL;
+  /* text is "{…}": drop its closing brace and append ,"release":<raw>} */
+  static const char member[] = ",\"release\":";
+  size_t head_len = strlen(text) - 1;
+  char *out = malloc(head_len + sizeof member - 1 + raw_len + 2);
+  if (out) {
+    char *p = out;
+    memcpy(p, text, head_len);
+    p += head_len;
+    memcpy(p, member, sizeof member - 1);
+    p += sizeof member - 1;
+    memcpy(p, raw, raw_len);
+    p += raw_len;
+    *p++ = '}';
+    *p = '\0';
+  }
+  free(text);
+  return out;
 }
 
 json_t *zw_envelope_parse(const void *data, size_t len, char *err, size_t errlen) {

@@ -37,12 +37,16 @@ int zw_traceparent_parse(const char *value, size_t len, char trace_id[ZW_TRACE_I
 /* Writes the current UTC time as RFC 3339 with milliseconds ("…T…:….123Z"). */
 void zw_timestamp_now(char out[32]);
 
-/* Builds the producer's envelope (schema zwgk.release.v1) for an accepted
- * release. `release` is not stolen (it is referenced). Returns a new reference,
- * or NULL when out of memory. */
-json_t *zw_envelope_new(const json_t *release, const char *release_id, const char *received_at,
-                        const char *department, const char *producer, const char *trace_id)
-    __attribute__((warn_unused_result));
+/* Serialises the producer's envelope (schema zwgk.release.v1) for an accepted
+ * release as compact JSON text. raw (raw_len bytes) is the request body that was
+ * parsed into release and validated; it is embedded byte for byte as the
+ * "release" member, so the accepted body is kept exactly as sent and is not
+ * serialised a second time on the ingest path. revision and action are taken
+ * from release. Returns a NUL-terminated string the caller frees, or NULL when
+ * out of memory. */
+char *zw_envelope_serialize(const json_t *release, const char *raw, size_t raw_len, const char *release_id,
+                            const char *received_at, const char *department, const char *producer,
+                            const char *trace_id) __attribute__((warn_unused_result));
 
 /* Parses one message value into an envelope, checking the members every stage
  * relies on: schema (string), release_id (32 hex), revision (integer ≥ 1),

@@ -79,10 +79,12 @@ static void batch_item(struct batch *b, struct ingest_request *in, size_t i) {
   json_array_append_new(b->results, result);
   int status = ingest_check_release(b->p, release, in->department, details);
   struct pending *pd = status ? NULL : calloc(1, sizeof *pd);
+  /* jansson keeps no positions, so an item's text is written out again. */
+  char *raw = pd ? json_dumps(release, JSON_COMPACT) : NULL;
   if (status) {
     json_object_set_new(result, "status", json_string(status == 400 ? "invalid_release" : "forbidden"));
     json_object_set(result, "errors", details);
-  } else if (!pd || ingest_produce(b->p, in->req, release, pd) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  } else if (!raw || ingest_produce(b->p, in->req, release, raw, strlen(raw), pd) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     free(pd);
     json_object_set_new(result, "status", json_string("unavailable"));
     json_object_set_new(result, "errors", json_pack("[{s:s, s:s}]", "path", "", "message",
@@ -93,6 +95,7 @@ static void batch_item(struct batch *b, struct ingest_request *in, size_t i) {
     json_object_set_new(result, "release_id", json_string(pd->release_id));
     b->waiting++;
   }
+  free(raw);
   json_decref(details);
 }
 

@@ -128,13 +128,16 @@ static void count_invalid(struct producer *p, const json_t *details) {
   }
 }
 
-/* Parses the body as JSON (UTF-8, no duplicate keys); on failure answers 400. */
-static json_t *parse_body(struct producer *p, struct evhttp_request *req) {
-  struct evbuffer *buf = evhttp_request_get_input_buffer(req);
-  size_t len = evbuffer_get_length(buf);
+/* Parses the body as JSON (UTF-8, no duplicate keys), keeping its raw bytes
+ * in in; on failure answers 400. */
+static json_t *parse_body(struct producer *p, struct ingest_request *in) {
+  struct evbuffer *buf = evhttp_request_get_input_buffer(in->req);
+  in->raw_len = evbuffer_get_length(buf);
+  in->raw = (const char *)evbuffer_pullup(buf, -1);
   json_error_t jerr;
-  json_t *body = json_loadb((const char *)evbuffer_pullup(buf, -1), len, JSON_REJECT_DUPLICATES, &jerr);
+  json_t *body = json_loadb(in->raw, in->raw_len, JSON_REJECT_DUPLICATES, &jerr);
   if (body) return body;
+  struct evhttp_request *req = in->req;
   char message[300];
   snprintf(message, sizeof message, "not valid UTF-8 JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
   json_t *details = json_pack("[{s:s, s:s}]", "path", "", "message", message);
@@ -162,7 +165,7 @@ int ingest_gate(struct producer *p, struct evhttp_request *req, struct ingest_re
   else if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
            (size_t)zw_config_int(zw_daemon_config(p->d), "producer.body_limit"))
     ingest_reply_error(p, req, 413, "too_large", "the body is larger than producer.body_limit", NULL, 0);
-  else if ((in->body = parse_body(p, req)))
+  else if ((in->body = parse_body(p, in)))
     return 0;
   return -1;
 }
@@ -192,7 +195,7 @@ int ingest_check_release(struct producer *p, const json_t *release, const char *
 }
 
 rd_kafka_resp_err_t ingest_produce(struct producer *p, struct evhttp_request *req, const json_t *release,
-                                   struct pending *pd) {
+                                   const char *raw, size_t raw_len, struct pending *pd) {
   const char *dept = json_string_value(json_object_get(release, "department"));
   char trace_id[ZW_TRACE_ID_LEN + 1], span[ZW_SPAN_ID_LEN + 1], tp[ZW_TRACEPARENT_LEN + 1], ts[32];
   if (zw_trace_new(trace_id, span) < 0) return RD_KAFKA_RESP_ERR__FAIL;
@@ -204,9 +207,7 @@ rd_kafka_resp_err_t ingest_produce(struct producer *p, struct evhttp_request *re
   pd->revision = json_integer_value(json_object_get(release, "revision"));
   pd->started = zw_now();
   zw_timestamp_now(ts);
-  json_t *env = zw_envelope_new(release, pd->release_id, ts, dept, p->host, trace_id);
-  char *value = env ? json_dumps(env, JSON_COMPACT) : NULL;
-  json_decref(env);
+  char *value = zw_envelope_serialize(release, raw, raw_len, pd->release_id, ts, dept, p->host, trace_id);
   rd_kafka_resp_err_t err = value ? zw_producer_send(p->kafka, p->topic, pd->release_id, value, strlen(value),
                                                      zw_kafka_headers(tp, "zwgk.release.v1"), pd)
                                   : RD_KAFKA_RESP_ERR__FAIL;
@@ -235,7 +236,7 @@ static void post_release(struct evhttp_request *req, void *arg) {
   } else if (status == 403) {
     ingest_reply_error(p, req, 403, "forbidden", json_string_value(json_object_get(json_array_get(details, 0), "message")),
                        NULL, 0);
-  } else if (!pd || ingest_produce(p, req, in.body, pd) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  } else if (!pd || ingest_produce(p, req, in.body, in.raw, in.raw_len, pd) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     free(pd);
     ingest_reply_error(p, req, 503, "unavailable", "the local queue is full or Kafka is unreachable", NULL, 0);
   } else {

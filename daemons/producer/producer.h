@@ -49,6 +49,8 @@ struct ingest_request {
   struct evhttp_request *req;
   char department[65];
   json_t *body;
+  const char *raw; /* the body's bytes, owned by the request's buffer */
+  size_t raw_len;
 };
 
 /* Installs the ingest routes on p->http. */
@@ -84,11 +86,12 @@ void ingest_count_status(struct producer *p, int status);
  * the token's department's. Returns 0 when it may be produced, 400 or 403. */
 int ingest_check_release(struct producer *p, const json_t *release, const char *department, json_t *details);
 
-/* Produces release with pd as the delivery opaque (pd->release_id and
- * revision are filled here). Returns the enqueue error; on success the
- * delivery report comes later and pd must stay alive until then. */
+/* Produces release, whose JSON text is raw (embedded as sent), with pd as the
+ * delivery opaque (pd->release_id and revision are filled here). Returns the
+ * enqueue error; on success the delivery report comes later and pd must stay
+ * alive until then. */
 rd_kafka_resp_err_t ingest_produce(struct producer *p, struct evhttp_request *req, const json_t *release,
-                                   struct pending *pd);
+                                   const char *raw, size_t raw_len, struct pending *pd);
 
 /* POST /v1/releases/batch. */
 void batch_post(struct evhttp_request *req, void *arg);

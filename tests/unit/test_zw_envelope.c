@@ -34,11 +34,14 @@ static json_t *load(const char *text) {
   return j;
 }
 
+/* The producer's envelope for release_text, serialised and parsed back as JSON. */
 static json_t *new_envelope(void) {
   json_t *release = load(release_text);
-  json_t *env = zw_envelope_new(release, "d21ed88b4394943a532698c7efb07dbe", "2024-05-01T01:02:03.456Z",
-                                "czj", "zwgk-ingest-01", trace_hex);
-  assert_non_null(env);
+  char *text = zw_envelope_serialize(release, release_text, strlen(release_text), "d21ed88b4394943a532698c7efb07dbe",
+                                     "2024-05-01T01:02:03.456Z", "czj", "zwgk-ingest-01", trace_hex);
+  assert_non_null(text);
+  json_t *env = load(text);
+  free(text);
   json_decref(release);
   return env;
 }
@@ -248,9 +251,7 @@ static void test_timestamp_now_shape(void **state) {
 static void test_envelope_new_members(void **state) {
   (void)state;
   json_t *release = load(release_text);
-  json_t *env = zw_envelope_new(release, "d21ed88b4394943a532698c7efb07dbe", "2024-05-01T01:02:03.456Z",
-                                "czj", "zwgk-ingest-01", trace_hex);
-  assert_non_null(env);
+  json_t *env = new_envelope();
   assert_string_equal(json_string_value(json_object_get(env, "schema")), "zwgk.release.v1");
   assert_string_equal(json_string_value(json_object_get(env, "release_id")),
                       "d21ed88b4394943a532698c7efb07dbe");
@@ -267,8 +268,23 @@ static void test_envelope_new_members(void **state) {
   assert_string_equal(json_string_value(json_object_get(ingest, "trace_id")), trace_hex);
   assert_int_equal(json_object_size(env), 6);
   json_decref(env);
-  /* release was referenced, not stolen: it is still ours. */
-  assert_string_equal(json_string_value(json_object_get(release, "source_id")), "2024-001");
+  json_decref(release);
+}
+
+/* The request body is embedded byte for byte: spacing and member order kept. */
+static void test_envelope_serialize_embeds_the_body_as_sent(void **state) {
+  (void)state;
+  json_t *release = load(release_text);
+  char *text = zw_envelope_serialize(release, release_text, strlen(release_text), "d21ed88b4394943a532698c7efb07dbe",
+                                     "2024-05-01T01:02:03.456Z", "czj", "zwgk-ingest-01", trace_hex);
+  assert_non_null(text);
+  assert_non_null(strstr(text, release_text));
+  assert_int_equal(text[strlen(text) - 1], '}');
+  char err[256] = "";
+  json_t *env = zw_envelope_parse(text, strlen(text), err, sizeof err);
+  if (!env) fail_msg("serialised envelope does not parse: %s", err);
+  json_decref(env);
+  free(text);
   json_decref(release);
 }
 
@@ -421,6 +437,7 @@ int main(void) {
       cmocka_unit_test(test_traceparent_rejects_zero_parent_id),
       cmocka_unit_test(test_timestamp_now_shape),
       cmocka_unit_test(test_envelope_new_members),
+      cmocka_unit_test(test_envelope_serialize_embeds_the_body_as_sent),
       cmocka_unit_test(test_envelope_parse_round_trip),
       cmocka_unit_test(test_envelope_parse_honours_len),
       cmocka_unit_test(test_parse_rejects_not_json),
