@@ -150,11 +150,12 @@ def test_broker_outage_gives_503_and_loses_nothing(
     assert started.returncode == 0, started.stderr
 
     statuses = collections.Counter(o[1] for o in outcomes + during)
-    assert set(statuses) <= {202, 503}, statuses
+    # 429: the load outruns the department's rate limit; like a 503 it accepted nothing.
+    assert set(statuses) <= {202, 429, 503}, statuses
     assert statuses[202] > 0 and statuses[503] > 0, statuses
     assert all(o[1] == 503 for o in during), "with the broker down nothing may be accepted"
     for _release, status, retry_after, elapsed in outcomes + during:
-        if status == 503:
+        if status in (429, 503):
             assert retry_after and int(retry_after) >= 1
             assert elapsed < 8, f"a 503 took {elapsed} s (the bound is delivery_timeout_ms + 0.5 s)"
     releases = [o[0] for o in outcomes]
