@@ -4,16 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classifier.h"
 #include "tagging.h"
 #include "zw_envelope.h"
 #include "zw_log.h"
 #include "zw_pg.h"
 #include "zw_stage.h"
-
-struct classifier {
-  struct zw_daemon *d;
-  struct zw_pg *pg;
-};
 
 /* What the revision's history says about this record. */
 enum seen { SEEN_NEW, SEEN_REDELIVERED, SEEN_DUPLICATE, SEEN_CONFLICT, SEEN_STALE };
@@ -50,99 +46,6 @@ static enum zw_outcome look_back(struct classifier *c, const json_t *env, const 
   return ZW_OK;
 }
 
-/* Records the revision and its outcome; idempotent for a redelivered record. */
-static enum zw_outcome record(struct classifier *c, const json_t *env, const char *content_sha,
-                              const char *source, const json_t *tags, const char *status, char *err,
-                              size_t errlen) {
-  const json_t *release = zw_envelope_release(env);
-  char rev[16], pgerr[512];
-  bool transient;
-  snprintf(rev, sizeof rev, "%d", zw_envelope_revision(env));
-  char *tags_text = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
-  json_t *version = tags ? json_object_get(tags, "catalog_version") : NULL;
-  char version_text[24] = "";
-  if (version) snprintf(version_text, sizeof version_text, "%lld", (long long)json_integer_value(version));
-  const char *params[] = {zw_envelope_release_id(env), rev, zw_envelope_action(env),
-                          json_string_value(json_object_get(release, "doc_type")),
-                          json_string_value(json_object_get(release, "title")), content_sha,
-                          tags ? json_string_value(json_object_get(tags, "catalog_code")) : NULL,
-                          version ? version_text : NULL, tags_text, status, source,
-                          json_string_value(json_object_get(json_object_get(env, "ingest"), "received_at"))};
-  int rc = zw_pg_run(c->pg,
-                     "INSERT INTO release_revisions (release_id, revision, action, doc_type, title, "
-                     "  content_sha256, catalog_code, catalog_version, tags, status, classified_from, "
-                     "  received_at, classified_at) "
-                     "VALUES ($1, $2::int, $3, $4, $5, $6, $7, $8::int, $9::jsonb, $10, $11, $12::timestamptz, now()) "
-                     "ON CONFLICT (release_id, revision) DO UPDATE SET catalog_code = EXCLUDED.catalog_code, "
-                     "  catalog_version = EXCLUDED.catalog_version, tags = EXCLUDED.tags, "
-                     "  status = EXCLUDED.status, classified_from = EXCLUDED.classified_from, "
-                     "  classified_at = EXCLUDED.classified_at",
-                     12, params, &transient, pgerr, sizeof pgerr);
-  free(tags_text);
-  if (rc == 0) {
-    const char *p2[] = {zw_envelope_release_id(env), rev};
-    rc = zw_pg_run(c->pg, "UPDATE releases SET latest_revision = greatest(latest_revision, $2::int) "
-                          "WHERE release_id = $1", 2, p2, &transient, pgerr, sizeof pgerr);
-  }
-  return rc < 0 ? zw_stage_pg_failed(transient, pgerr, err, errlen) : ZW_OK;
-}
-
-/* Holds the release for a person: review queue row and a zwgk.review message. */
-static enum zw_outcome send_to_review(struct classifier *c, struct zw_stage *st, const json_t *env,
-                                      const char *reason, const char *detail, char *err, size_t errlen) {
-  json_t *out = zw_envelope_derive(env, "zwgk.review.v1");
-  json_object_set_new(out, "review", json_pack("{s:[s], s:s}", "reasons", reason, "detail", detail));
-  char *text = json_dumps(out, JSON_COMPACT), rev[16], reasons[64], pgerr[512];
-  snprintf(rev, sizeof rev, "%d", zw_envelope_revision(env));
-  snprintf(reasons, sizeof reasons, "{%s}", reason);
-  const char *params[] = {zw_envelope_release_id(env), rev, reasons, detail, text};
-  bool transient;
-  int rc = zw_pg_run(c->pg,
-                     "INSERT INTO review_queue (release_id, revision, reasons, detail, envelope) "
-                     "VALUES ($1, $2::int, $3::text[], $4, $5::jsonb) ON CONFLICT (release_id, revision) DO NOTHING",
-                     5, params, &transient, pgerr, sizeof pgerr);
-  free(text);
-  enum zw_outcome o = rc < 0 ? zw_stage_pg_failed(transient, pgerr, err, errlen) : ZW_OK;
-  if (o == ZW_OK && zw_stage_emit(st, "review", out, err, errlen) < 0) o = ZW_RETRY;
-  if (o == ZW_OK) zw_info(zw_envelope_release_id(env), "held for review: %s (%s)", reason, detail);
-  json_decref(out);
-  return o;
-}
-
-/* Emits the tagged envelope with the text cleared for publication. */
-static enum zw_outcome send_tagged(struct zw_stage *st, const json_t *env, json_t *tags, char *err,
-                                   size_t errlen) {
-  const json_t *release = zw_envelope_release(env);
-  json_t *out = zw_envelope_derive(env, "zwgk.tagged.v1");
-  json_object_set(out, "tags", tags);
-  json_t *pub = json_object();
-  const char *fields[] = {"title", "summary", "body"};
-  for (size_t i = 0; i < 3; i++) {
-    json_t *v = json_object_get(release, fields[i]);
-    if (v) json_object_set(pub, fields[i], v);
-  }
-  json_object_set_new(out, "public", pub);
-  enum zw_outcome o = zw_stage_emit(st, "tagged", out, err, errlen) < 0 ? ZW_RETRY : ZW_OK;
-  json_decref(out);
-  return o;
-}
-
-/* A withdrawal carries the tags of the last tagged revision, so it can follow it. */
-static enum zw_outcome previous_tags(struct classifier *c, const json_t *env, json_t **tags, char *err,
-                                     size_t errlen) {
-  const char *params[] = {zw_envelope_release_id(env)};
-  char pgerr[512];
-  bool transient;
-  PGresult *res = zw_pg_exec(c->pg,
-                             "SELECT tags::text FROM release_revisions WHERE release_id = $1 "
-                             "AND tags IS NOT NULL ORDER BY revision DESC LIMIT 1",
-                             1, params, &transient, pgerr, sizeof pgerr);
-  if (!res) return zw_stage_pg_failed(transient, pgerr, err, errlen);
-  *tags = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
-  PQclear(res);
-  return ZW_OK;
-}
-
 static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const json_t *env,
                               const char *sha, const char *source, char *err, size_t errlen) {
   const json_t *release = zw_envelope_release(env);
@@ -150,25 +53,28 @@ static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const j
   struct tagging t = {0};
   enum zw_outcome o;
   if (strcmp(zw_envelope_action(env), "withdraw") == 0) {
-    o = previous_tags(c, env, &t.tags, err, errlen);
+    o = classifier_previous_tags(c, env, &t.tags, err, errlen);
     if (o == ZW_OK && !t.tags) {
       zw_warn(rid, "withdrawal of a release never tagged; recorded only");
-      return record(c, env, sha, source, NULL, "ignored", err, errlen);
+      return classifier_record(c, env, sha, source, NULL, "ignored", err, errlen);
     }
   } else {
     o = tagging_run(c->pg, release, json_string_value(json_object_get(release, "department")), &t, err, errlen);
   }
   if (o != ZW_OK) return o;
   if (t.reason) {
-    o = record(c, env, sha, source, NULL, "review", err, errlen);
-    if (o == ZW_OK) o = send_to_review(c, st, env, t.reason, t.detail, err, errlen);
+    o = classifier_record(c, env, sha, source, NULL, "review", err, errlen);
+    if (o == ZW_OK) o = classifier_review(c, st, env, t.reason, t.detail, err, errlen);
   } else if (t.on_request) {
-    o = record(c, env, sha, source, t.tags, "recorded", err, errlen);
+    o = classifier_record(c, env, sha, source, t.tags, "recorded", err, errlen);
     zw_info(rid, "on-request item: recorded, not fanned out");
   } else {
-    o = record(c, env, sha, source, t.tags, "tagged", err, errlen);
-    if (o == ZW_OK) o = send_tagged(st, env, t.tags, err, errlen);
-    if (o == ZW_OK) zw_info(rid, "tagged %s", json_string_value(json_object_get(t.tags, "catalog_code")));
+    bool handled = false;
+    o = pairing_run(c, st, env, sha, source, t.tags, &handled, err, errlen);
+    if (o == ZW_OK && !handled) o = classifier_record(c, env, sha, source, t.tags, "tagged", err, errlen);
+    if (o == ZW_OK && !handled) o = classifier_tagged(st, env, t.tags, err, errlen);
+    if (o == ZW_OK) zw_info(rid, "%s %s", handled ? "paired" : "tagged",
+                            json_string_value(json_object_get(t.tags, "catalog_code")));
   }
   json_decref(t.tags);
   return o;
@@ -198,7 +104,7 @@ static enum zw_outcome classify_locked(void *arg, char *err, size_t errlen) {
       zw_warn(rid, "revision %d is older than the latest processed; ignored", zw_envelope_revision(env));
       return ZW_OK;
     case SEEN_CONFLICT:
-      return send_to_review(job->c, job->st, env, "revision_conflict",
+      return classifier_review(job->c, job->st, env, "revision_conflict",
                             "the same revision was sent before with different content", err, errlen);
     default:
       return decide(job->c, job->st, env, job->sha, job->source, err, errlen);

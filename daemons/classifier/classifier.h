@@ -1,0 +1,45 @@
+/* zwgk-classifier — shared state and the writes every decision ends in. */
+#ifndef ZWGK_CLASSIFIER_H
+#define ZWGK_CLASSIFIER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "zw_daemon.h"
+#include "zw_pg.h"
+#include "zw_stage.h"
+
+struct classifier {
+  struct zw_daemon *d;
+  struct zw_pg *pg;
+};
+
+/* Records the revision with its status (received, tagged, review, recorded,
+ * ignored) and tags (may be NULL) in release_revisions, idempotently. */
+enum zw_outcome classifier_record(struct classifier *c, const json_t *env, const char *content_sha,
+                                  const char *source, const json_t *tags, const char *status, char *err,
+                                  size_t errlen);
+
+/* Holds the release for a person: a review_queue row and a zwgk.review
+ * envelope with one reason and its detail. */
+enum zw_outcome classifier_review(struct classifier *c, struct zw_stage *st, const json_t *env, const char *reason,
+                                  const char *detail, char *err, size_t errlen);
+
+/* Emits env with tags as zwgk.tagged, with its public text. */
+enum zw_outcome classifier_tagged(struct zw_stage *st, const json_t *env, json_t *tags, char *err, size_t errlen);
+
+/* Sets *tags to the tags of the release's last tagged revision (new reference),
+ * or NULL when none was tagged. */
+enum zw_outcome classifier_previous_tags(struct classifier *c, const json_t *env, json_t **tags, char *err,
+                                         size_t errlen);
+
+/* The 三同步 rule for a tagged release: a policy waits for its interpretation
+ * (held with reason interpretation_pending) and an interpretation for its
+ * policy; when the second of a pair arrives both are tagged in this one
+ * transaction. Sets *handled when it recorded and emitted (or held) the
+ * release itself; otherwise the caller tags it as usual. */
+enum zw_outcome pairing_run(struct classifier *c, struct zw_stage *st, const json_t *env, const char *content_sha,
+                            const char *source, json_t *tags, bool *handled, char *err, size_t errlen);
+
+#endif
