@@ -177,3 +177,18 @@ def test_village_release_is_listed_on_its_village_page(
     index = wait_http(f"{stack.portal_url}/zwgk/index.html", 200)
     for entrance in ("互动交流", "在线办事", f"/zwgk/cjwgk/{village}/index.html"):
         assert entrance in index.text
+
+
+def test_feed_lists_the_newest_releases(stack, demo_token, make_release, post_release, release_id, wait_http):
+    import xml.etree.ElementTree as ET
+
+    release = make_release(title="RSS <&> 测试 " + make_release()["source_id"][-8:])
+    rid = release_id("demo", release["source_id"])
+    assert post_release(release, demo_token).status_code == 202
+    wait_http(article_url(stack, rid), 200)
+    feed = wait_http(f"{stack.portal_url}/zwgk/feed.xml", 200, contains=rid)
+    assert feed.headers["Content-Type"].startswith("application/rss+xml")
+    channel = ET.fromstring(feed.content).find("channel")
+    items = {i.findtext("guid"): i for i in channel.findall("item")}
+    assert items[rid].findtext("title") == release["title"]
+    assert items[rid].findtext("link") == article_url(stack, rid)

@@ -105,3 +105,22 @@ def test_department_not_responsible_for_the_item_is_held(
     assert post_release(release, other).status_code == 202
     [held] = consume_until("zwgk.review", lambda m: m["key"] == rid)
     assert held["value"]["review"]["reasons"] == ["catalog_owner_mismatch"]
+
+
+def test_withdrawal_takes_the_page_down_with_410(
+    stack, demo_token, make_release, post_release, release_id, wait_http, consume_until,
+):
+    release = make_release()
+    rid = release_id("demo", release["source_id"])
+    url = f"{stack.portal_url}/zwgk/{COLUMN}/{rid}.html"
+    assert post_release(release, demo_token).status_code == 202
+    wait_http(url, 200, contains=release["title"])
+    withdraw = {k: release[k] for k in ("source_id", "department", "region_code")}
+    withdraw.update(revision=2, action="withdraw")
+    assert post_release(withdraw, demo_token).status_code == 202
+    page = wait_http(url, 410, contains="撤回")
+    assert release["title"] in page.text
+    [receipt] = consume_until("zwgk.receipts", lambda m: m["key"] == rid and m["value"]["revision"] == 2)
+    assert receipt["value"]["receipt"]["status"] == "withdrawn"
+    column = wait_http(f"{stack.portal_url}/zwgk/{COLUMN}/index.html", 200)
+    assert rid not in column.text

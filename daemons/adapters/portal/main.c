@@ -24,7 +24,8 @@ static enum zw_outcome render_all(struct portal *p, const char *rid, const char 
   if (site_article(&p->site, rid, &transient, err, errlen) < 0 ||
       site_column(&p->site, column, &transient, err, errlen) < 0 ||
       (region && strlen(region) == 12 && site_village(&p->site, region, &transient, err, errlen) < 0) ||
-      site_index(&p->site, &transient, err, errlen) < 0)
+      site_index(&p->site, &transient, err, errlen) < 0 ||
+      site_feed(&p->site, serve_base_url(p->serve), &transient, err, errlen) < 0)
     return failed(transient);
   return ZW_OK;
 }

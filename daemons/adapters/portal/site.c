@@ -344,3 +344,51 @@ int site_index(const struct site *s, bool *transient, char *err, size_t errlen) 
   PQclear(villages);
   return rc;
 }
+
+static void feed_item(FILE *out, PGresult *res, int i, const char *base_url) {
+  fputs("<item>\n<title>", out);
+  E(out, PQgetvalue(res, i, 1));
+  fprintf(out, "</title>\n<link>");
+  E(out, base_url);
+  fputs("/zwgk/", out);
+  E(out, PQgetvalue(res, i, 2));
+  fputc('/', out);
+  E(out, PQgetvalue(res, i, 0));
+  fputs(".html</link>\n<guid isPermaLink=\"false\">", out);
+  E(out, PQgetvalue(res, i, 0));
+  fputs("</guid>\n<pubDate>", out);
+  E(out, PQgetvalue(res, i, 3));
+  fputs("</pubDate>\n<description>", out);
+  E(out, PQgetvalue(res, i, 4));
+  fputs("</description>\n</item>\n", out);
+}
+
+int site_feed(const struct site *s, const char *base_url, bool *transient, char *err, size_t errlen) {
+  PGresult *res = query(s,
+                        "SELECT release_id, title, column_path, "
+                        "  to_char(published_at AT TIME ZONE 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS') || ' +0000', "
+                        "  coalesce(summary, '') FROM portal_articles WHERE status = 'published' "
+                        "ORDER BY published_at DESC, release_id LIMIT 50",
+                        0, NULL, transient, err, errlen);
+  if (!res) return -1;
+  *transient = false;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  int rc = -1;
+  if (out) {
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">\n<channel>\n<title>", out);
+    E(out, s->name);
+    fputs("</title>\n<link>", out);
+    E(out, base_url);
+    fputs("/zwgk/index.html</link>\n<description>", out);
+    E(out, s->name);
+    fputs("</description>\n<language>zh-cn</language>\n", out);
+    for (int i = 0; i < PQntuples(res); i++) feed_item(out, res, i, base_url);
+    fputs("</channel>\n</rss>\n", out);
+    if (fclose(out) == 0) rc = site_write(s, "zwgk/feed.xml", text, len, err, errlen);
+    free(text);
+  }
+  PQclear(res);
+  return rc;
+}

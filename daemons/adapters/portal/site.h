@@ -36,6 +36,11 @@ int site_column(const struct site *s, const char *column, bool *transient, char 
 int site_village(const struct site *s, const char *region, bool *transient, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Re-renders /zwgk/feed.xml (RSS 2.0): the 50 newest published articles;
+ * base_url makes the links absolute. */
+int site_feed(const struct site *s, const char *base_url, bool *transient, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Re-renders /zwgk/index.html with every column and the interaction and online
  * service entrances. */
 int site_index(const struct site *s, bool *transient, char *err, size_t errlen) __attribute__((warn_unused_result));
