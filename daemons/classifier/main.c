@@ -46,6 +46,32 @@ static enum zw_outcome look_back(struct classifier *c, const json_t *env, const 
   return ZW_OK;
 }
 
+/* True when doc_type is listed in classifier.privacy_hold. */
+static bool privacy_holds(struct classifier *c, const char *doc_type) {
+  const char *list = zw_config_str(zw_daemon_config(c->d), "classifier.privacy_hold");
+  size_t n = doc_type ? strlen(doc_type) : 0;
+  for (const char *p = list; n && p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+    while (*p == ' ') p++;
+    if (strncmp(p, doc_type, n) == 0 && (p[n] == ',' || p[n] == ' ' || p[n] == '\0')) return true;
+  }
+  return false;
+}
+
+/* Screens the text for personal data: records what will be masked in the tags'
+ * redactions, or holds the release for review when its doc_type says so. */
+static void screen_privacy(struct classifier *c, const json_t *env, struct tagging *t) {
+  const json_t *release = zw_envelope_release(env);
+  struct zw_privacy_counts counts = {{0}};
+  json_t *pub = classifier_public(release, &counts);
+  json_decref(pub);
+  json_object_set_new(t->tags, "redactions", classifier_redactions(&counts));
+  if (zw_privacy_total(&counts) == 0 || !privacy_holds(c, json_string_value(json_object_get(release, "doc_type"))))
+    return;
+  t->reason = "privacy";
+  snprintf(t->detail, sizeof t->detail, "personal data found: %zu resident ID, %zu mobile, %zu bank card number(s)",
+           counts.n[ZW_PRIVACY_ID_CARD], counts.n[ZW_PRIVACY_MOBILE], counts.n[ZW_PRIVACY_BANK_CARD]);
+}
+
 static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const json_t *env,
                               const char *sha, const char *source, char *err, size_t errlen) {
   const json_t *release = zw_envelope_release(env);
@@ -62,6 +88,7 @@ static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const j
     o = tagging_run(c->pg, release, json_string_value(json_object_get(release, "department")), &t, err, errlen);
   }
   if (o != ZW_OK) return o;
+  if (!t.reason && t.tags) screen_privacy(c, env, &t);
   if (t.reason) {
     o = classifier_record(c, env, sha, source, NULL, "review", err, errlen);
     if (o == ZW_OK) o = classifier_review(c, st, env, t.reason, t.detail, err, errlen);

@@ -50,6 +50,8 @@ static const struct zw_config_key keys[] = {
      "releases a department may send at once (bucket size; a full batch is 500)"},
     {"classifier", "admin", CFG_STR, "127.0.0.1:9102", false, false, "admin listener address"},
     {"classifier", "group_id", CFG_STR, "zwgk-classifier", false, false, "consumer group"},
+    {"classifier", "privacy_hold", CFG_STR, "", true, false,
+     "doc_types (comma-separated) held for review when personal data is found; others are masked"},
     {"fanout", "admin", CFG_STR, "127.0.0.1:9103", false, false, "admin listener address"},
     {"fanout", "group_id", CFG_STR, "zwgk-fanout", false, false, "consumer group"},
     {"portal", "admin", CFG_STR, "127.0.0.1:9111", false, false, "admin listener address"},

@@ -4,18 +4,22 @@
 #include "zw_privacy.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-enum { MAX_DIGITS = 24, MAX_GROUPS = 6, CHECK_X = 10 };
+enum { MAX_DIGITS = 24, MAX_GROUPS = 6, CHECK_X = 10, MASKED = -2 };
 
-/* One character as the scanner sees it. */
-enum unit_class { UNIT_OTHER, UNIT_DIGIT, UNIT_LETTER };
+/* One character as the scanner sees it. An asterisk is a masked digit: it
+ * belongs to the number it stands in but never to a finding, so a masked text
+ * reads as the same numbers with some digits unknown, and masking it again
+ * finds nothing new. */
+enum unit_class { UNIT_OTHER, UNIT_DIGIT, UNIT_MASK, UNIT_LETTER };
 struct unit {
   enum unit_class cls;
-  int value;    /* 0–9 for a digit, CHECK_X for X or x, -1 otherwise */
+  int value;    /* 0–9 for a digit, CHECK_X for X or x, MASKED for * and ＊, -1 otherwise */
   size_t width; /* bytes: 1, or 3 for a full-width form */
 };
 
@@ -27,7 +31,7 @@ struct number {
   bool overflow;  /* more groups or digits than are recorded */
   bool ends_in_x; /* the last group ends in the check character X */
   unsigned char group_len[MAX_GROUPS];
-  signed char digit[MAX_DIGITS]; /* 0–9, CHECK_X */
+  signed char digit[MAX_DIGITS]; /* 0–9, CHECK_X, MASKED */
   size_t at[MAX_DIGITS];         /* byte offset of each digit */
   unsigned char width[MAX_DIGITS];
 };
@@ -54,10 +58,12 @@ static struct unit unit_at(const char *s, size_t end, size_t i) {
   unsigned char c = (unsigned char)s[i];
   if (c >= '0' && c <= '9') return (struct unit){UNIT_DIGIT, c - '0', 1};
   if (c == 'X' || c == 'x') return (struct unit){UNIT_LETTER, CHECK_X, 1};
+  if (c == '*') return (struct unit){UNIT_MASK, MASKED, 1};
   if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return (struct unit){UNIT_LETTER, -1, 1};
   if (c == 0xEF && i + 2 < end) {
     unsigned char b = (unsigned char)s[i + 1], t = (unsigned char)s[i + 2];
     if (b == 0xBC && t >= 0x90 && t <= 0x99) return (struct unit){UNIT_DIGIT, t - 0x90, 3}; /* ０–９ */
+    if (b == 0xBC && t == 0x8A) return (struct unit){UNIT_MASK, MASKED, 3};                 /* ＊ */
     if (b == 0xBC && t >= 0xA1 && t <= 0xBA) return (struct unit){UNIT_LETTER, t == 0xB8 ? CHECK_X : -1, 3};
     if (b == 0xBD && t >= 0x81 && t <= 0x9A) return (struct unit){UNIT_LETTER, t == 0x98 ? CHECK_X : -1, 3};
   }
@@ -75,6 +81,12 @@ static enum unit_class class_before(const char *s, size_t begin, size_t q) {
   return u.width == 3 ? u.cls : UNIT_OTHER;
 }
 
+/* The masking character for a full-width digit. */
+static const char wide_star[] = "\xEF\xBC\x8A"; /* ＊ */
+
+/* Joins the groups of a number: 138 1234 5678, 138-1234-5678. */
+static bool is_separator(char c) { return c == ' ' || c == '-'; }
+
 /* ---- validators over digit values ---- */
 
 /* A number made of the digits d[0..n). */
@@ -86,7 +98,7 @@ static long digits_value(const signed char *d, size_t n) {
 
 static bool all_decimal(const signed char *d, size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (d[i] > 9) return false;
+    if (d[i] < 0 || d[i] > 9) return false;
   return true;
 }
 
@@ -125,7 +137,9 @@ static bool id_check_ok(const signed char *d) {
   return d[17] == check[sum % 11];
 }
 
-static bool id18_ok(const signed char *d, long today) { return all_decimal(d, 17) && id_shaped(d, today) && id_check_ok(d); }
+static bool id18_ok(const signed char *d, long today) {
+  return all_decimal(d, 17) && id_shaped(d, today) && id_check_ok(d);
+}
 
 /* First-generation 15-digit number: region, YYMMDD of 19YY, three digits. */
 static bool id15_ok(const signed char *d, long today) {
@@ -164,11 +178,13 @@ static bool card_ok(const signed char *d, size_t n, long today) {
 
 /* ---- reading numbers ---- */
 
-/* Returns the end of the letter-or-digit run at p; numeric tells whether it is
- * digits, optionally ending in one X. */
+static bool digit_or_mask(enum unit_class cls) { return cls == UNIT_DIGIT || cls == UNIT_MASK; }
+
+/* Returns the end of the run of letters, digits and asterisks at p; numeric
+ * tells whether it is digits and asterisks, optionally ending in one X. */
 static size_t run_end(const char *s, size_t end, size_t p, bool *numeric) {
   bool x_seen = false;
-  *numeric = unit_at(s, end, p).cls == UNIT_DIGIT;
+  *numeric = digit_or_mask(unit_at(s, end, p).cls);
   while (p < end) {
     struct unit u = unit_at(s, end, p);
     if (u.cls == UNIT_OTHER) break;
@@ -200,9 +216,9 @@ static void append_group(struct number *n, const char *s, size_t p, size_t q) {
 }
 
 /* Reads the number at p: its first run and, when joined by ' ' or '-' (the
- * same one throughout), the numeric runs that follow, unless grouped is false.
+ * same one throughout), the numeric runs that follow, up to limit groups.
  * Returns false when the run at p is not numeric; n->end is then its end. */
-static bool read_number(const char *s, size_t end, size_t p, bool grouped, struct number *n) {
+static bool read_number(const char *s, size_t end, size_t p, size_t limit, struct number *n) {
   bool numeric;
   size_t q = run_end(s, end, p, &numeric);
   memset(n, 0, sizeof *n);
@@ -211,8 +227,8 @@ static bool read_number(const char *s, size_t end, size_t p, bool grouped, struc
   if (!numeric) return false;
   append_group(n, s, p, q);
   char sep = 0;
-  while (grouped && !n->ends_in_x && q + 1 < end && (s[q] == ' ' || s[q] == '-') && (!sep || s[q] == sep) &&
-         unit_at(s, end, q + 1).cls == UNIT_DIGIT) {
+  while (n->ngroups < limit && !n->ends_in_x && q + 1 < end && is_separator(s[q]) && (!sep || s[q] == sep) &&
+         digit_or_mask(unit_at(s, end, q + 1).cls)) {
     size_t r = run_end(s, end, q + 1, &numeric);
     if (!numeric) break;
     sep = s[q];
@@ -230,18 +246,29 @@ static bool found(struct finding *f, enum zw_privacy_kind kind, size_t from, siz
   return true;
 }
 
-/* A single run of digits, judged by its length. */
-static bool classify_run(const struct number *n, long today, struct finding *f) {
-  const signed char *d = n->digit;
-  size_t len = n->ndigits;
+/* The digits d[0..len) of a single run, judged by their length. */
+static bool judge_run(const signed char *d, size_t len, long today, struct finding *f) {
   if (len == 18 && id18_ok(d, today)) return found(f, ZW_PRIVACY_ID_CARD, 6, 14);
   if (len == 15 && id15_ok(d, today)) return found(f, ZW_PRIVACY_ID_CARD, 6, 11);
   if (len == 11 && mobile_ok(d)) return found(f, ZW_PRIVACY_MOBILE, 3, 7);
   if (len == 13 && digits_value(d, 2) == 86 && mobile_ok(d + 2)) return found(f, ZW_PRIVACY_MOBILE, 5, 9);
-  if (len == 15 && digits_value(d, 4) == 86 && d[0] == 0 && mobile_ok(d + 4))
-    return found(f, ZW_PRIVACY_MOBILE, 7, 11);
+  if (len == 15 && digits_value(d, 4) == 86 && mobile_ok(d + 4)) return found(f, ZW_PRIVACY_MOBILE, 7, 11);
   if (card_ok(d, len, today)) return found(f, ZW_PRIVACY_BANK_CARD, 0, len - 4);
   return false;
+}
+
+/* A single run. Asterisks at its ends are not part of the number
+ * (**13812345678**, a footnote mark); one inside makes it a masked number,
+ * which the validators reject. */
+static bool classify_run(const struct number *n, long today, struct finding *f) {
+  size_t lead = 0, len = n->ndigits;
+  if (n->overflow) return false;
+  while (lead < len && n->digit[lead] == MASKED) lead++;
+  while (len > lead && n->digit[len - 1] == MASKED) len--;
+  if (!judge_run(n->digit + lead, len - lead, today, f)) return false;
+  f->from += lead;
+  f->to += lead;
+  return true;
 }
 
 static bool groups_are(const struct number *n, size_t count, const unsigned char *lens) {
@@ -255,9 +282,10 @@ static bool card_grouped(const struct number *n) {
   return n->group_len[n->ngroups - 1] <= 4;
 }
 
-/* A sequence of several groups, judged as a whole by its grouping. */
+/* Several groups, judged by their grouping. */
 static bool classify_groups(const struct number *n, long today, struct finding *f) {
   const signed char *d = n->digit;
+  if (n->overflow) return false;
   if (groups_are(n, 3, (const unsigned char[]){3, 4, 4}) && mobile_ok(d)) return found(f, ZW_PRIVACY_MOBILE, 3, 7);
   if (groups_are(n, 3, (const unsigned char[]){6, 8, 4}) && id18_ok(d, today))
     return found(f, ZW_PRIVACY_ID_CARD, 6, 14);
@@ -267,11 +295,6 @@ static bool classify_groups(const struct number *n, long today, struct finding *
   return false;
 }
 
-static bool classify(const struct number *n, long today, struct finding *f) {
-  if (n->overflow) return false;
-  return n->ngroups == 1 ? classify_run(n, today, f) : classify_groups(n, today, f);
-}
-
 /* ---- screening ---- */
 
 static void apply(struct scanner *sc, const struct number *n, const struct finding *f) {
@@ -279,7 +302,7 @@ static void apply(struct scanner *sc, const struct number *n, const struct findi
   if (!sc->out) return;
   for (size_t i = f->from; i < f->to; i++) {
     if (n->width[i] == 3)
-      memcpy(sc->out + n->at[i], "\xEF\xBC\x8A", 3); /* ＊ */
+      memcpy(sc->out + n->at[i], wide_star, 3);
     else
       sc->out[n->at[i]] = '*';
   }
@@ -289,10 +312,10 @@ static bool decimal_after(const char *s, size_t end, size_t q) {
   return q + 1 < end && s[q] == '.' && unit_at(s, end, q + 1).cls == UNIT_DIGIT;
 }
 
+/* True when the first group of n is 86 or 0086 and more groups follow. */
 static bool country_code_first(const struct number *n) {
-  if (n->ngroups < 2) return false;
-  if (n->group_len[0] == 2) return digits_value(n->digit, 2) == 86;
-  return n->group_len[0] == 4 && digits_value(n->digit, 4) == 86; /* 0086 */
+  size_t len = n->group_len[0];
+  return n->ngroups >= 2 && (len == 2 || len == 4) && all_decimal(n->digit, len) && digits_value(n->digit, len) == 86;
 }
 
 /* "+86 138-1234-5678": 86 or 0086, a separator, then a mobile with its own
@@ -301,7 +324,7 @@ static size_t screen_prefixed_mobile(struct scanner *sc, size_t end, const struc
   if (!country_code_first(n)) return 0;
   size_t last = n->group_len[0] - 1;
   struct number m;
-  if (!read_number(sc->s, end, n->at[last] + n->width[last] + 1, true, &m) || decimal_after(sc->s, end, m.end))
+  if (!read_number(sc->s, end, n->at[last] + n->width[last] + 1, SIZE_MAX, &m) || decimal_after(sc->s, end, m.end))
     return 0;
   bool grouping = m.ngroups == 1 || groups_are(&m, 3, (const unsigned char[]){3, 4, 4});
   if (!grouping || m.overflow || m.ndigits != 11 || !mobile_ok(m.digit)) return 0;
@@ -309,16 +332,59 @@ static size_t screen_prefixed_mobile(struct scanner *sc, size_t end, const struc
   return m.end;
 }
 
-/* Judges each group of n on its own, for a sequence that is no pattern as a
- * whole; a group touching a decimal point is not a candidate. */
-static void screen_groups(struct scanner *sc, size_t end, const struct number *n, bool dot_before, bool dot_after) {
+/* A group of 5 or more digits stands alone; shorter ones are the pieces of a
+ * grouped number, so a grouped pattern next to one is part of something
+ * longer (6222 0212 3456 7890 1234 is not a card). */
+enum { LONE_GROUP = 5 };
+
+/* A decimal point with a digit beyond it at either end of a sequence: the
+ * group there is part of a decimal (13812345678.50, 120.13812345678). */
+struct edges {
+  bool dot_before, dot_after;
+};
+
+static struct edges edges_of(const char *s, size_t begin, size_t end, const struct number *n) {
   size_t p = n->start;
-  while (p < n->end) {
+  struct edges e = {.dot_after = decimal_after(s, end, n->end)};
+  e.dot_before = p >= begin + 2 && s[p - 1] == '.' && class_before(s, begin, p - 1) == UNIT_DIGIT;
+  return e;
+}
+
+/* Tries the grouped patterns (3-4-4, 6-8-4, 6-6-3, cards: 3 to 5 groups) at p,
+ * inside the sequence n; returns the end of a finding, or 0. The caller has
+ * checked the group before p. */
+static size_t screen_pattern_at(struct scanner *sc, size_t end, const struct number *n, size_t p,
+                                const struct edges *e) {
+  for (size_t count = 5; count >= 3; count--) {
+    struct number w, next;
+    struct finding f;
+    read_number(sc->s, end, p, count, &w);
+    if (w.ngroups != count || (w.end == n->end && e->dot_after)) continue;
+    if (w.end < n->end && read_number(sc->s, end, w.end + 1, 1, &next) && next.ndigits < LONE_GROUP) continue;
+    if (!classify_groups(&w, sc->today, &f)) continue;
+    apply(sc, &w, &f);
+    return w.end;
+  }
+  return 0;
+}
+
+/* Screens a sequence of several groups: grouped patterns where they stand
+ * between lone groups or the ends, and every other group on its own. */
+static void screen_groups(struct scanner *sc, size_t end, const struct number *n, const struct edges *e) {
+  bool after_lone = !e->dot_before;
+  for (size_t p = n->start; p < n->end;) {
+    size_t q = after_lone ? screen_pattern_at(sc, end, n, p, e) : 0;
+    if (q) {
+      after_lone = false;
+      p = q + 1;
+      continue;
+    }
     struct number g;
     struct finding f;
-    read_number(sc->s, end, p, false, &g);
-    bool touches_dot = (p == n->start && dot_before) || (g.end == n->end && dot_after);
-    if (!touches_dot && classify(&g, sc->today, &f)) apply(sc, &g, &f);
+    read_number(sc->s, end, p, 1, &g);
+    bool in_decimal = (p == n->start && e->dot_before) || (g.end == n->end && e->dot_after);
+    if (!in_decimal && classify_run(&g, sc->today, &f)) apply(sc, &g, &f);
+    after_lone = g.ndigits >= LONE_GROUP;
     p = g.end + 1;
   }
 }
@@ -327,15 +393,14 @@ static void screen_groups(struct scanner *sc, size_t end, const struct number *n
 static size_t screen_number(struct scanner *sc, size_t begin, size_t end, size_t p) {
   struct number n;
   struct finding f;
-  if (!read_number(sc->s, end, p, true, &n)) return n.end;
-  bool dot_before = p >= begin + 2 && sc->s[p - 1] == '.' && class_before(sc->s, begin, p - 1) == UNIT_DIGIT;
-  bool dot_after = decimal_after(sc->s, end, n.end);
-  size_t q = dot_before ? 0 : screen_prefixed_mobile(sc, end, &n);
+  if (!read_number(sc->s, end, p, SIZE_MAX, &n)) return n.end;
+  struct edges e = edges_of(sc->s, begin, end, &n);
+  size_t q = e.dot_before ? 0 : screen_prefixed_mobile(sc, end, &n);
   if (q) return q;
-  if (!dot_before && !dot_after && classify(&n, sc->today, &f))
+  if (n.ngroups > 1)
+    screen_groups(sc, end, &n, &e);
+  else if (!e.dot_before && !e.dot_after && classify_run(&n, sc->today, &f))
     apply(sc, &n, &f);
-  else if (n.ngroups > 1)
-    screen_groups(sc, end, &n, dot_before, dot_after);
   return n.end;
 }
 
@@ -361,17 +426,18 @@ static size_t skip_word(const char *s, size_t end, size_t p) {
   return p;
 }
 
-/* Screens the text s[begin, end); its ends are boundaries. */
+/* Screens the text s[begin, end); its ends are boundaries. Words and numbers
+ * are consumed whole, so each one starts at a boundary. */
 static void screen_slice(struct scanner *sc, size_t begin, size_t end) {
   size_t p = begin;
   while (p < end) {
     struct unit u = unit_at(sc->s, end, p);
-    if (u.cls == UNIT_OTHER || class_before(sc->s, begin, p) != UNIT_OTHER)
+    if (u.cls == UNIT_OTHER)
       p += u.width;
     else if (u.cls == UNIT_LETTER)
       p = skip_word(sc->s, end, p);
     else
-      p = screen_number(sc, begin, end, p);
+      p = screen_number(sc, begin, end, p); /* a digit or an asterisk */
   }
 }
 

@@ -41,11 +41,14 @@
  *  run (a 20-digit number, ABC13812345678, 13812345678abc, a G-prefixed student
  *  number), and a decimal point with a digit on its other side makes it part of
  *  a decimal (13812345678.50元, 东经120.13812345678). CJK, ASCII and full-width
- *  punctuation, spaces and markup are boundaries. A grouped number must be the
- *  whole group sequence: 6222 0212 3456 7890 1234 is not a card; where the
- *  whole sequence is no pattern, its groups are judged one by one, so
- *  13812345678 13987654321 is two mobiles. Two 3-4-4 mobiles in one
- *  space-separated sequence are not recognised.
+ *  punctuation, spaces and markup are boundaries. In a sequence of digit
+ *  groups joined by spaces (or hyphens), a grouped form counts only where the
+ *  groups on either side of it, if any, have 5 digits or more, because groups
+ *  of up to 4 are pieces of one longer number: 6222 0212 3456 7890 1234 is not
+ *  a card, but 370202198506152348 6222 0212 3456 7894 is an ID and a card.
+ *  Other groups are judged one by one, so 13812345678 13987654321 is two
+ *  mobiles; two 3-4-4 mobiles in a row (138 1234 5678 139 1234 5678) are not
+ *  recognised, nor is one right after a short group (2025 138 1234 5678).
  *
  *  An all-digit unified social credit code is never taken for a resident ID in
  *  practice: digits 7–8 of the code are the end of its region code, usually
@@ -63,6 +66,12 @@
  *
  *  Digits are ASCII or full-width (０–９); a full-width digit is masked with a
  *  full-width asterisk (＊), so a masked string has the length of the original.
+ *
+ *  An asterisk (* or ＊) is read as a masked digit: 138****5678 is one number
+ *  with four digits unknown, never a finding, and the digits a mask keeps do
+ *  not combine with their neighbours into new numbers, so masking a masked
+ *  text changes nothing. Asterisks at the ends of a single run are not part
+ *  of it: **13812345678** and a footnote mark after a number still count.
  *
  * HTML
  *

@@ -29,6 +29,9 @@ SCHEMAS = ROOT / "schemas"
 STACK_SETTINGS = {
     "ZWGK_STACK_DIR": os.environ.get("ZWGK_STACK_DIR") or str(ROOT / "var" / "test"),
     "ZWGK_STACK_PORT_BASE": os.environ.get("ZWGK_STACK_PORT_BASE") or "29000",
+    # Public lists with personal data are held for review (test_privacy); other
+    # doc_types are masked, the default.
+    "ZWGK_CLASSIFIER_PRIVACY_HOLD": "public_list",
 }
 
 # Variables of the stack script and of `stack env`: not config keys, so they are
