@@ -30,6 +30,8 @@ import sys
 from contextlib import contextmanager
 
 import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from jsonschema import Draft202012Validator, validators
 from jsonschema._keywords import pattern as _stock_pattern
 
@@ -141,29 +143,7 @@ EcmaValidator = validators.extend(Draft202012Validator, {"pattern": _ecma_patter
 VALIDATOR = EcmaValidator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def _pointer(parts):
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def _leaf_errors(errors):
-    for e in errors:
-        if e.context:
-            yield from _leaf_errors(e.context)
-        else:
-            yield e
-
-
-def error_pointers(error):
-    """As tests/schemas/test_schemas.py: a missing or unknown member is named itself."""
-    base = list(error.absolute_path)
-    if error.validator == "required" and isinstance(error.instance, dict):
-        return [_pointer(base + [m]) for m in error.validator_value if m not in error.instance]
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        props = error.schema.get("properties", {})
-        pats = error.schema.get("patternProperties", {})
-        extra = [k for k in error.instance if k not in props and not any(re.search(p, k) for p in pats)]
-        return [_pointer(base + [k]) for k in extra]
-    return [_pointer(base)]
+from schema_errors import error_pointers, leaf_errors as _leaf_errors, pointer as _pointer  # noqa: E402
 
 
 def python_errors(data):
