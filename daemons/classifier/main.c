@@ -6,6 +6,7 @@
 
 #include "classifier.h"
 #include "tagging.h"
+#include "zw_audit.h"
 #include "zw_envelope.h"
 #include "zw_log.h"
 #include "zw_pg.h"
@@ -73,7 +74,8 @@ static void screen_privacy(struct classifier *c, const json_t *env, struct taggi
 }
 
 static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const json_t *env,
-                              const char *sha, const char *source, char *err, size_t errlen) {
+                              const char *sha, const char *source, const char **decision, char *err,
+                              size_t errlen) {
   const json_t *release = zw_envelope_release(env);
   const char *rid = zw_envelope_release_id(env);
   struct tagging t = {0};
@@ -82,6 +84,7 @@ static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const j
     o = classifier_previous_tags(c, env, &t.tags, err, errlen);
     if (o == ZW_OK && !t.tags) {
       zw_warn(rid, "withdrawal of a release never tagged; recorded only");
+      *decision = "classifier.ignored";
       return classifier_record(c, env, sha, source, NULL, "ignored", err, errlen);
     }
   } else {
@@ -90,9 +93,11 @@ static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const j
   if (o != ZW_OK) return o;
   if (!t.reason && t.tags) screen_privacy(c, env, &t);
   if (t.reason) {
+    *decision = "classifier.review";
     o = classifier_record(c, env, sha, source, NULL, "review", err, errlen);
     if (o == ZW_OK) o = classifier_review(c, st, env, t.reason, t.detail, err, errlen);
   } else if (t.on_request) {
+    *decision = "classifier.recorded";
     o = classifier_record(c, env, sha, source, t.tags, "recorded", err, errlen);
     zw_info(rid, "on-request item: recorded, not fanned out");
   } else {
@@ -100,6 +105,7 @@ static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const j
     o = pairing_run(c, st, env, sha, source, t.tags, &handled, err, errlen);
     if (o == ZW_OK && !handled) o = classifier_record(c, env, sha, source, t.tags, "tagged", err, errlen);
     if (o == ZW_OK && !handled) o = classifier_tagged(st, env, t.tags, err, errlen);
+    *decision = handled ? "classifier.paired" : "classifier.tagged";
     if (o == ZW_OK) zw_info(rid, "%s %s", handled ? "paired" : "tagged",
                             json_string_value(json_object_get(t.tags, "catalog_code")));
   }
@@ -116,26 +122,42 @@ struct classify_job {
   char source[320];
 };
 
+/* Appends the decision to the audit log, in the same PostgreSQL transaction. */
+static enum zw_outcome audit(struct classify_job *job, const char *decision, bool redelivered, char *err,
+                             size_t errlen) {
+  json_t *detail = json_pack("{s:s, s:s, s:b}", "source", job->source, "content_sha256", job->sha, "redelivered",
+                             redelivered);
+  int rc = zw_audit_append(job->c->pg, "classifier", decision, zw_envelope_release_id(job->env),
+                           zw_envelope_revision(job->env), detail, err, errlen);
+  json_decref(detail);
+  return rc < 0 ? ZW_RETRY : ZW_OK;
+}
+
 static enum zw_outcome classify_locked(void *arg, char *err, size_t errlen) {
   struct classify_job *job = arg;
   const json_t *env = job->env;
-  const char *rid = zw_envelope_release_id(env);
+  const char *rid = zw_envelope_release_id(env), *decision = "classifier.tagged";
   enum seen seen;
   enum zw_outcome o = look_back(job->c, env, job->sha, job->source, &seen, err, errlen);
   if (o != ZW_OK) return o;
   switch (seen) {
     case SEEN_DUPLICATE:
       zw_info(rid, "revision %d seen before with the same content; ignored", zw_envelope_revision(env));
-      return ZW_OK;
+      decision = "classifier.duplicate_ignored";
+      break;
     case SEEN_STALE:
       zw_warn(rid, "revision %d is older than the latest processed; ignored", zw_envelope_revision(env));
-      return ZW_OK;
+      decision = "classifier.stale_ignored";
+      break;
     case SEEN_CONFLICT:
-      return classifier_review(job->c, job->st, env, "revision_conflict",
+      decision = "classifier.revision_conflict";
+      o = classifier_review(job->c, job->st, env, "revision_conflict",
                             "the same revision was sent before with different content", err, errlen);
+      break;
     default:
-      return decide(job->c, job->st, env, job->sha, job->source, err, errlen);
+      o = decide(job->c, job->st, env, job->sha, job->source, &decision, err, errlen);
   }
+  return o == ZW_OK ? audit(job, decision, seen == SEEN_REDELIVERED, err, errlen) : o;
 }
 
 static enum zw_outcome classify(void *arg, struct zw_stage *st, const rd_kafka_message_t *msg,

@@ -124,3 +124,36 @@ def test_withdrawal_takes_the_page_down_with_410(
     assert receipt["value"]["receipt"]["status"] == "withdrawn"
     column = wait_http(f"{stack.portal_url}/zwgk/{COLUMN}/index.html", 200)
     assert rid not in column.text
+
+
+def audit_actions(stack, rid):
+    """The audit log's (action, revision) rows of a release, oldest first, via psql."""
+    import subprocess
+
+    out = subprocess.run(
+        ["psql", stack.env["ZWGK_PG_DSN"], "-At", "-c",
+         f"SELECT action || ' ' || revision FROM audit_log WHERE release_id = '{rid}' ORDER BY id"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return out.split("\n")[:-1] if out else []
+
+
+def test_older_revision_is_ignored_and_audited(
+    stack, demo_token, make_release, post_release, release_id, wait_http, dump_topic,
+):
+    release = make_release(revision=2, title="第二版")
+    rid = release_id("demo", release["source_id"])
+    url = f"{stack.portal_url}/zwgk/{COLUMN}/{rid}.html"
+    assert post_release(release, demo_token).status_code == 202
+    wait_http(url, 200, contains="第二版")
+    assert post_release(dict(release, revision=1, title="第一版"), demo_token).status_code == 202
+    import time
+
+    deadline = time.monotonic() + 60
+    while "classifier.stale_ignored 1" not in audit_actions(stack, rid):
+        assert time.monotonic() < deadline, audit_actions(stack, rid)
+        time.sleep(0.2)
+    assert audit_actions(stack, rid)[0] == "classifier.tagged 2"
+    tagged, _ = count_on(dump_topic, "zwgk.tagged", rid)
+    assert tagged == {2: 1}
+    assert "第一版" not in wait_http(url, 200).text
