@@ -24,9 +24,26 @@ struct zw_delivery {
   const char *action;    /* publish, update or withdraw */
   const json_t *env;     /* the whole channel envelope, borrowed */
   const json_t *payload; /* env.channel.payload, borrowed */
+  /* What earlier attempts at this (release_id, revision, channel) saved with
+   * zw_delivery_save, e.g. a WeChat media_id: always an object, owned by the
+   * runner; the adapter adds to it. */
+  json_t *progress;
+  /* The revision of this release last delivered on this channel before this
+   * work item, or NULL: {revision, external_id, url, progress}, borrowed. An
+   * update replaces that copy; a withdrawal removes it. */
+  const json_t *previous;
   char external_id[256]; /* filled by deliver: the channel's id of the copy */
   char url[1024];        /* filled by deliver: where the public sees it */
+  /* Set by an adapter returning ZW_RETRY when the channel said how long to
+   * wait (a quota); 0 = the runner's own backoff. */
+  double retry_after_s;
+  void *runner; /* the runner's; not for adapters */
 };
+
+/* Saves dv->progress in PostgreSQL at once, before the adapter goes on, so
+ * that an attempt after a crash finds what the channel already holds and does
+ * not make a second copy. Returns 0, or -1 with err. */
+int zw_delivery_save(struct zw_delivery *dv, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 struct zw_adapter_ops {
   const char *channel; /* "portal"; also the daemon's config section */

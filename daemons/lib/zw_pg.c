@@ -14,6 +14,7 @@ struct zw_pg {
   PGconn *conn;
   double next_attempt; /* zw_now() before which no reconnect is tried */
   double backoff;
+  unsigned long generation;
   bool ok;
 };
 
@@ -65,7 +66,22 @@ PGconn *zw_pg_conn(struct zw_pg *pg, char *err, size_t errlen) {
   if (pg->backoff) zw_info(NULL, "connected to PostgreSQL");
   pg->ok = true;
   pg->backoff = 0;
+  pg->generation++;
   return pg->conn;
+}
+
+unsigned long zw_pg_generation(const struct zw_pg *pg) { return pg->generation; }
+
+int zw_pg_notified(struct zw_pg *pg, const char *channel) {
+  if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) return -1;
+  if (!PQconsumeInput(pg->conn)) return -1;
+  int found = 0;
+  PGnotify *n;
+  while ((n = PQnotifies(pg->conn))) {
+    if (strcmp(n->relname, channel) == 0) found = 1;
+    PQfreemem(n);
+  }
+  return found;
 }
 
 static bool sqlstate_transient(const char *state) {

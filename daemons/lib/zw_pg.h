@@ -34,6 +34,15 @@ int zw_pg_run(struct zw_pg *pg, const char *sql, int nparams, const char *const 
  * zw_pg. Returns true when connected, else false with the reason in why. */
 bool zw_pg_ready(void *arg, char *why, size_t whylen);
 
+/* A number that changes whenever a new connection is made: session state
+ * (LISTEN, prepared statements) must be set up again when it differs from the
+ * one seen before. 0 until the first connection. */
+unsigned long zw_pg_generation(const struct zw_pg *pg);
+
+/* Reads what the server sent and drains pending notifications: returns 1 when
+ * one of them was on channel, 0 when none was, -1 when not connected. */
+int zw_pg_notified(struct zw_pg *pg, const char *channel);
+
 /* True when the last use found the server reachable. */
 bool zw_pg_ok(const struct zw_pg *pg);
 

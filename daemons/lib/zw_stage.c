@@ -21,6 +21,8 @@ struct zw_stage {
   char input_topic[256];
   const rd_kafka_message_t *current; /* message being processed, for the trace */
   double backoff_until, backoff;
+  double next_due; /* when the scheduled work runs next */
+  unsigned long rebalances; /* assignments changed so far */
   bool kafka_ok;
   rd_kafka_topic_partition_list_t *committed; /* offsets this stage last committed */
 };
@@ -180,6 +182,29 @@ static int dead_letter(struct zw_stage *st, const rd_kafka_message_t *msg, const
   return rc;
 }
 
+int zw_stage_dead_letter(struct zw_stage *st, const json_t *env, const char *kind, const char *message,
+                         char *err, size_t errlen) {
+  char *original = json_dumps(env, JSON_COMPACT);
+  json_t *dl = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s?}", "schema", "zwgk.dlq.v1", "error", "stage",
+                         zw_daemon_name(st->d), "kind", kind, "message", message, "source", "schedule",
+                         "original", original);
+  free(original);
+  if (!dl) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  const char *copy[] = {"release_id", "revision", "action", "ingest", "release"};
+  for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++) {
+    json_t *v = json_object_get(env, copy[i]);
+    if (v) json_object_set(dl, copy[i], v);
+  }
+  int rc = zw_stage_emit(st, "dlq", dl, err, errlen);
+  if (rc == 0) zw_warn(json_string_value(json_object_get(env, "release_id")), "dead-lettered %s: %s", kind, message);
+  count_error(st, kind);
+  json_decref(dl);
+  return rc;
+}
+
 int zw_stage_emit(struct zw_stage *st, const char *topic, const json_t *env, char *err,
                   size_t errlen) {
   char full[256], trace_id[ZW_TRACE_ID_LEN + 1], span[ZW_SPAN_ID_LEN + 1], tp[ZW_TRACEPARENT_LEN + 1],
@@ -290,10 +315,37 @@ static void remember_committed(struct zw_stage *st, const rd_kafka_topic_partiti
   }
 }
 
+/* Applies the group's new assignment (eager protocol) and counts the change,
+ * so that a batch being collected drops what it fetched before. */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+  struct zw_stage *st = opaque;
+  st->rebalances++;
+  rd_kafka_resp_err_t e;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    e = rd_kafka_assign(rk, parts);
+    zw_info(NULL, "assigned %d partition(s) of %s", parts->cnt, st->input_topic);
+  } else {
+    e = rd_kafka_assign(rk, NULL);
+    zw_info(NULL, "partitions revoked (%s)", rd_kafka_err2str(err));
+  }
+  if (e) zw_warn(NULL, "rebalance: %s", rd_kafka_err2str(e));
+}
+
+/* Collects up to max messages. When the assignment changes meanwhile, what was
+ * collected before is dropped: it may belong to partitions another member now
+ * owns (which would then be processed twice), and where this member keeps a
+ * partition it resumes from the committed offset anyway. */
 static size_t collect_batch(struct zw_stage *st, rd_kafka_message_t **msgs, size_t max) {
   size_t n = 0;
+  unsigned long rebalances = st->rebalances;
   while (n < max) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(st->consumer, 0);
+    if (st->rebalances != rebalances) {
+      for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+      n = 0;
+      rebalances = st->rebalances;
+    }
     if (!m) break;
     if (m->err) {
       if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -325,7 +377,7 @@ static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size
       return false;
     }
   }
-  e = with_retries(st, send_offsets, offsets);
+  if (offsets->cnt > 0) e = with_retries(st, send_offsets, offsets);
   if (!e) e = with_retries(st, commit, NULL);
   if (e) {
     txn_failed(st, "commit", e, msgs, n);
@@ -334,6 +386,39 @@ static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size
   }
   remember_committed(st, offsets);
   return true;
+}
+
+/* Runs the handler's scheduled work in a transaction of its own, then lets
+ * the handler settle what it holds in PostgreSQL. */
+static void run_due(struct zw_stage *st) {
+  double now = zw_now();
+  if (!st->spec.due || now < st->next_due || !st->producer) return;
+  long interval = zw_config_int(zw_daemon_config(st->d), "delivery.schedule_interval_ms");
+  st->next_due = now + (interval > 0 ? interval : 1000) / 1000.0;
+  rd_kafka_error_t *e = rd_kafka_begin_transaction(st->producer);
+  if (e) {
+    zw_warn(NULL, "begin_transaction (scheduled work): %s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    producer_stop(st);
+    return;
+  }
+  char err[512] = "";
+  enum zw_outcome o = st->spec.due(st->spec.arg, st, err, sizeof err);
+  if (o == ZW_OK) e = with_retries(st, commit, NULL);
+  bool committed = o == ZW_OK && !e;
+  if (!committed) {
+    enum txn_fate fate = e ? txn_classify(e) : TXN_ABORT;
+    zw_warn(NULL, "scheduled work not committed: %s", e ? rd_kafka_error_string(e) : err);
+    count_error(st, "scheduled");
+    if (e) rd_kafka_error_destroy(e);
+    rd_kafka_error_t *ae = fate == TXN_FATAL ? NULL : rd_kafka_abort_transaction(st->producer, 30000);
+    if (fate == TXN_FATAL || ae) {
+      if (ae) rd_kafka_error_destroy(ae);
+      producer_stop(st);
+    }
+    set_backoff(st);
+  }
+  if (st->spec.settle) st->spec.settle(st->spec.arg, committed);
 }
 
 static void run_batch(struct zw_stage *st) {
@@ -357,6 +442,7 @@ static void run_batch(struct zw_stage *st) {
   rd_kafka_topic_partition_list_destroy(offsets);
   for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
   free(msgs);
+  if (!zw_daemon_stopping(st->d) && zw_now() >= st->backoff_until) run_due(st);
   if (n == max) event_active(st->wake, EV_READ, 0); /* more may be waiting */
 }
 
@@ -428,6 +514,8 @@ static int consumer_start(struct zw_stage *st, char *err, size_t errlen) {
     rd_kafka_conf_destroy(conf);
     return -1;
   }
+  rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+  rd_kafka_conf_set_opaque(conf, st);
   char rkerr[512];
   st->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof rkerr);
   if (!st->consumer) {

@@ -37,13 +37,27 @@ typedef enum zw_outcome (*zw_stage_handler_fn)(void *arg, struct zw_stage *stage
 /* Readiness of the handler's own dependencies (e.g. PostgreSQL). */
 typedef bool (*zw_stage_ready_fn)(void *arg, char *why, size_t whylen);
 
+/* Scheduled work (embargoes coming due, parked retries, grace periods): runs
+ * inside a Kafka transaction of its own, about every
+ * delivery.schedule_interval_ms, and may emit. Returns ZW_OK to commit that
+ * transaction; anything else aborts it. */
+typedef enum zw_outcome (*zw_stage_due_fn)(void *arg, struct zw_stage *stage, char *err, size_t errlen);
+
+/* Called right after the due transaction committed (committed true) or was
+ * aborted (false), so the handler can commit or roll back what it holds open
+ * in PostgreSQL: a crash between the two commits then redoes the work, never
+ * skips it. */
+typedef void (*zw_stage_settle_fn)(void *arg, bool committed);
+
 struct zw_stage_spec {
   const char *input;     /* topic suffix, e.g. "releases" */
   const char *group_key; /* config key of the consumer group, e.g. "classifier.group_id" */
   zw_stage_handler_fn handle;
   zw_stage_ready_fn ready; /* the handler's dependencies, e.g. zw_pg_ready */
   void *ready_arg;
-  void *arg; /* handed to handle */
+  void *arg; /* handed to handle, due and settle */
+  zw_stage_due_fn due;       /* NULL: nothing scheduled */
+  zw_stage_settle_fn settle; /* may be NULL */
 };
 
 /* Builds the consumer and transactional producer (transactional.id
@@ -59,6 +73,13 @@ void zw_stage_destroy(struct zw_stage *stage);
  * (the batch is then aborted and redone). */
 int zw_stage_emit(struct zw_stage *stage, const char *topic, const json_t *env, char *err,
                   size_t errlen) __attribute__((warn_unused_result));
+
+/* Dead-letters env (not from a consumed message: e.g. a parked delivery that
+ * ran out of attempts) to zwgk.dlq inside the current transaction, with the
+ * stage, kind and message of the error and env itself as the original.
+ * Returns 0 or -1 with err. */
+int zw_stage_dead_letter(struct zw_stage *stage, const json_t *env, const char *kind, const char *message,
+                         char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Maps a failed PostgreSQL call to an outcome: transient trouble is retried,
  * anything else (a constraint, a missing calendar year) is permanent. Copies

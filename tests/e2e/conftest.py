@@ -211,6 +211,7 @@ def _decode(msg):
         "key": key.decode("utf-8", "replace") if key is not None else None,
         "value": value,
         "headers": headers,
+        "timestamp": msg.timestamp()[1],  # milliseconds since the epoch
     }
 
 
@@ -288,6 +289,36 @@ def dump_topic(stack):
         return matched
 
     return dump
+
+
+@pytest.fixture(scope="session")
+def sql(stack):
+    """sql(query, *params) runs one statement on the stack's PostgreSQL with
+    psql (parameters bound as psql variables, quoted by psql) and returns its
+    rows as lists of strings."""
+
+    def run(query, *params):
+        args = ["psql", stack.env["ZWGK_PG_DSN"], "-qAt", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
+        for i, value in enumerate(params, 1):
+            args += ["-v", f"p{i}={value}"]
+        proc = subprocess.run(args, input=query, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, f"psql failed: {proc.stderr}"
+        return [line.split("\t") for line in proc.stdout.splitlines()]
+
+    return run
+
+
+def wait_until(what, check, timeout=60, interval=0.25):
+    """Polls check() until it returns a true value, which is returned; fails
+    with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"{what}: not within {timeout} s")
+        time.sleep(interval)
 
 
 @pytest.fixture(scope="session")
