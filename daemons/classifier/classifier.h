@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "catalog.h"
 #include "zw_daemon.h"
 #include "zw_pg.h"
 #include "zw_privacy.h"
@@ -14,6 +15,8 @@
 struct classifier {
   struct zw_daemon *d;
   struct zw_pg *pg;
+  struct catalog *catalog;
+  bool due_open; /* a PostgreSQL transaction of the scheduled pass is open */
 };
 
 /* Records the revision with its status (received, tagged, review, recorded,
@@ -51,5 +54,15 @@ enum zw_outcome classifier_previous_tags(struct classifier *c, const json_t *env
  * release itself; otherwise the caller tags it as usual. */
 enum zw_outcome pairing_run(struct classifier *c, struct zw_stage *st, const json_t *env, const char *content_sha,
                             const char *source, json_t *tags, bool *handled, char *err, size_t errlen);
+
+/* The scheduled pass (a zw_stage_due_fn): policies held for their
+ * interpretation longer than classifier.interpretation_grace_days working days
+ * are escalated to a person once — a new zwgk.review message, the review row
+ * marked escalated, an audit entry — in a PostgreSQL transaction that
+ * pairing_settle commits after the Kafka transaction. */
+enum zw_outcome pairing_escalate(void *arg, struct zw_stage *st, char *err, size_t errlen);
+
+/* Commits (committed) or rolls back the scheduled pass's PostgreSQL work. */
+void pairing_settle(void *arg, bool committed);
 
 #endif

@@ -88,7 +88,7 @@ static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const j
       return classifier_record(c, env, sha, source, NULL, "ignored", err, errlen);
     }
   } else {
-    o = tagging_run(c->pg, release, json_string_value(json_object_get(release, "department")), &t, err, errlen);
+    o = tagging_run(c->pg, c->catalog, release, json_string_value(json_object_get(release, "department")), &t, err, errlen);
   }
   if (o != ZW_OK) return o;
   if (!t.reason && t.tags) screen_privacy(c, env, &t);
@@ -172,7 +172,8 @@ static enum zw_outcome classify(void *arg, struct zw_stage *st, const rd_kafka_m
   zw_sha256_hex(canonical, strlen(canonical), job.sha);
   free(canonical);
   zw_stage_source(msg, job.source, sizeof job.source);
-  return zw_stage_pg_transaction(c->pg, classify_locked, &job, err, errlen);
+  enum zw_outcome o = catalog_refresh(c->catalog, c->pg, err, errlen);
+  return o == ZW_OK ? zw_stage_pg_transaction(c->pg, classify_locked, &job, err, errlen) : o;
 }
 
 int main(int argc, char **argv) {
@@ -180,17 +181,21 @@ int main(int argc, char **argv) {
   struct zw_daemon *d = zw_daemon_new("classifier", argc, argv, &code);
   if (!d) return code;
   const struct zw_config *cfg = zw_daemon_config(d);
-  struct classifier c = {.d = d, .pg = zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s"))};
-  struct zw_stage_spec spec = {"releases", "classifier.group_id", classify, zw_pg_ready, c.pg, &c};
+  struct classifier c = {.d = d,
+                         .pg = zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s")),
+                         .catalog = catalog_new()};
+  struct zw_stage_spec spec = {"releases", "classifier.group_id", classify,      zw_pg_ready,
+                               c.pg,       &c,                    pairing_escalate, pairing_settle};
   char err[512];
-  struct zw_stage *st = c.pg ? zw_stage_new(d, &spec, err, sizeof err) : NULL;
+  struct zw_stage *st = c.pg && c.catalog ? zw_stage_new(d, &spec, err, sizeof err) : NULL;
   if (!st || zw_daemon_start_admin(d, err, sizeof err) < 0) {
-    zw_error(NULL, "cannot start: %s", c.pg ? err : "out of memory");
+    zw_error(NULL, "cannot start: %s", c.pg && c.catalog ? err : "out of memory");
     code = 1;
   } else {
     code = zw_daemon_run(d);
   }
   zw_stage_destroy(st);
+  catalog_destroy(c.catalog);
   zw_pg_destroy(c.pg);
   zw_daemon_destroy(d);
   return code;

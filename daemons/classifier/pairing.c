@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "classifier.h"
+#include "zw_audit.h"
 #include "zw_envelope.h"
 #include "zw_log.h"
 
@@ -158,4 +159,73 @@ enum zw_outcome pairing_run(struct classifier *c, struct zw_stage *st, const jso
   if (strcmp(doc_type, "interpretation") == 0)
     return pair_interpretation(c, st, env, content_sha, source, tags, handled, err, errlen);
   return ZW_OK;
+}
+
+/* Held policies past their grace, oldest first, locked for this pass. */
+static const char overdue_sql[] =
+    "SELECT q.release_id, q.revision::text, q.envelope::text FROM review_queue q "
+    "WHERE q.status = 'pending' AND q.escalated_at IS NULL AND 'interpretation_pending' = ANY (q.reasons) "
+    "  AND q.envelope -> 'release' ->> 'doc_type' = 'policy' "
+    "  AND zw_add_working_days((q.created_at AT TIME ZONE 'Asia/Shanghai')::date, $1::int) "
+    "      < (now() AT TIME ZONE 'Asia/Shanghai')::date "
+    "ORDER BY q.created_at LIMIT 100 FOR UPDATE OF q SKIP LOCKED";
+
+/* Escalates one held policy: review message, row marked, audit entry. */
+static enum zw_outcome escalate_one(struct classifier *c, struct zw_stage *st, const char *rid, const char *rev,
+                                    json_t *env, const char *grace, char *err, size_t errlen) {
+  char detail[200];
+  bool transient;
+  snprintf(detail, sizeof detail, "policy still without its interpretation after %s working days", grace);
+  json_object_set_new(env, "review", json_pack("{s:[s], s:s, s:b}", "reasons", "interpretation_pending", "detail",
+                                               detail, "escalated", 1));
+  if (zw_stage_emit(st, "review", env, err, errlen) < 0) return ZW_RETRY;
+  const char *params[] = {rid, rev, detail};
+  if (zw_pg_run(c->pg,
+                "UPDATE review_queue SET escalated_at = now(), detail = $3 "
+                "WHERE release_id = $1 AND revision = $2::int",
+                3, params, &transient, err, errlen) < 0)
+    return zw_stage_pg_failed(transient, err, err, errlen);
+  json_t *audit = json_pack("{s:s, s:s}", "reason", "interpretation_pending", "detail", detail);
+  int rc = zw_audit_append(c->pg, "classifier", "classifier.escalated", rid, atoi(rev), audit, err, errlen);
+  json_decref(audit);
+  if (rc < 0) return ZW_RETRY;
+  zw_warn(rid, "escalated to review: %s", detail);
+  return ZW_OK;
+}
+
+enum zw_outcome pairing_escalate(void *arg, struct zw_stage *st, char *err, size_t errlen) {
+  struct classifier *c = arg;
+  char grace[16];
+  bool transient;
+  snprintf(grace, sizeof grace, "%ld",
+           zw_config_int(zw_daemon_config(c->d), "classifier.interpretation_grace_days"));
+  if (zw_pg_run(c->pg, "BEGIN", 0, NULL, &transient, err, errlen) < 0)
+    return zw_stage_pg_failed(transient, err, err, errlen);
+  c->due_open = true;
+  const char *params[] = {grace};
+  PGresult *res = zw_pg_exec(c->pg, overdue_sql, 1, params, &transient, err, errlen);
+  if (!res) return zw_stage_pg_failed(transient, err, err, errlen);
+  enum zw_outcome o = ZW_OK;
+  for (int i = 0; i < PQntuples(res) && o == ZW_OK; i++) {
+    json_t *env = json_loads(PQgetvalue(res, i, 2), 0, NULL);
+    if (!env) {
+      snprintf(err, errlen, "review envelope of %s is not JSON", PQgetvalue(res, i, 0));
+      o = ZW_RETRY;
+      break;
+    }
+    o = escalate_one(c, st, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), env, grace, err, errlen);
+    json_decref(env);
+  }
+  PQclear(res);
+  return o;
+}
+
+void pairing_settle(void *arg, bool committed) {
+  struct classifier *c = arg;
+  char pgerr[256];
+  bool transient;
+  if (!c->due_open) return;
+  c->due_open = false;
+  if (zw_pg_run(c->pg, committed ? "COMMIT" : "ROLLBACK", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
+    zw_warn(NULL, "%s of the escalation pass failed: %s", committed ? "commit" : "rollback", pgerr);
 }

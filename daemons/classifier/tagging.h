@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "catalog.h"
 #include "zw_pg.h"
 #include "zw_stage.h"
 
@@ -18,11 +19,12 @@ struct tagging {
   int on_request;      /* item is 依申请: record, never fan out */
 };
 
-/* Tags release (the accepted body) from department dept. Returns ZW_OK with t
- * filled (tags, or a review reason), ZW_RETRY when PostgreSQL is unreachable,
+/* Tags release (the accepted body) from department dept against the catalog
+ * copy cat. Returns ZW_OK with t filled (tags, or a review reason), ZW_RETRY
+ * when PostgreSQL (the calendar) is unreachable,
  * or ZW_FAIL with err when the release can never be tagged as it stands (e.g.
  * the calendar year of its deadline is not loaded). */
-enum zw_outcome tagging_run(struct zw_pg *pg, const json_t *release, const char *dept,
+enum zw_outcome tagging_run(struct zw_pg *pg, const struct catalog *cat, const json_t *release, const char *dept,
                             struct tagging *t, char *err, size_t errlen);
 
 #endif

@@ -62,3 +62,23 @@ def test_update_of_an_interpreted_policy_is_not_held_again(
     assert post_release(update, demo_token).status_code == 202
     [tagged] = consume_until("zwgk.tagged", lambda m: m["key"] == pid and m["value"]["revision"] == 2)
     assert tagged["value"]["public"]["title"] == update["title"]
+
+
+def test_policy_past_its_grace_is_escalated_once(
+    demo_token, make_release, release_id, post_release, consume_until, sql,
+):
+    policy, pid, _interpretation, _iid = policy_and_interpretation(make_release, release_id)
+    assert post_release(policy, demo_token).status_code == 202
+    consume_until("zwgk.review", lambda m: m["key"] == pid)
+    # As if it had waited a month: older than any grace in working days.
+    sql("UPDATE review_queue SET created_at = now() - interval '30 days' WHERE release_id = :'p1'", pid)
+    [first, escalated] = consume_until("zwgk.review", lambda m: m["key"] == pid, count=2)
+    assert "escalated" not in first["value"]["review"]
+    assert escalated["value"]["review"]["escalated"] is True
+    assert escalated["value"]["review"]["reasons"] == ["interpretation_pending"]
+    assert "3 working days" in escalated["value"]["review"]["detail"]
+    [[status, escalated_at]] = sql(
+        "SELECT status, escalated_at IS NOT NULL FROM review_queue WHERE release_id = :'p1'", pid)
+    assert (status, escalated_at) == ("pending", "t")
+    assert sql("SELECT count(*) FROM audit_log WHERE release_id = :'p1' AND action = 'classifier.escalated'",
+               pid) == [["1"]]
