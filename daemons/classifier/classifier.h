@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "catalog.h"
+#include "zw_catalog.h"
 #include "zw_daemon.h"
 #include "zw_pg.h"
 #include "zw_privacy.h"
@@ -15,7 +15,7 @@
 struct classifier {
   struct zw_daemon *d;
   struct zw_pg *pg;
-  struct catalog *catalog;
+  struct zw_catalog *catalog;
   bool due_open; /* a PostgreSQL transaction of the scheduled pass is open */
 };
 
@@ -30,16 +30,8 @@ enum zw_outcome classifier_record(struct classifier *c, const json_t *env, const
 enum zw_outcome classifier_review(struct classifier *c, struct zw_stage *st, const json_t *env, const char *reason,
                                   const char *detail, char *err, size_t errlen);
 
-/* Returns the release's public text {title, summary, body} with personal data
- * masked (the body screened as HTML), adding what was found to counts when it
- * is not NULL. A new reference, or NULL when out of memory. */
-json_t *classifier_public(const json_t *release, struct zw_privacy_counts *counts);
-
-/* Returns the tags' redactions list [{kind, count}] for counts (new reference). */
-json_t *classifier_redactions(const struct zw_privacy_counts *counts);
-
 /* Emits env with tags as zwgk.tagged, with its public text: always the masked
- * text of classifier_public, never the release as sent. */
+ * text of zw_privacy_public, never the release as sent. */
 enum zw_outcome classifier_tagged(struct zw_stage *st, const json_t *env, json_t *tags, char *err, size_t errlen);
 
 /* Sets *tags to the tags of the release's last tagged revision (new reference),

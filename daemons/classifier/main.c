@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "classifier.h"
-#include "tagging.h"
+#include "zw_tagging.h"
 #include "zw_audit.h"
 #include "zw_envelope.h"
 #include "zw_log.h"
@@ -60,12 +60,12 @@ static bool privacy_holds(struct classifier *c, const char *doc_type) {
 
 /* Screens the text for personal data: records what will be masked in the tags'
  * redactions, or holds the release for review when its doc_type says so. */
-static void screen_privacy(struct classifier *c, const json_t *env, struct tagging *t) {
+static void screen_privacy(struct classifier *c, const json_t *env, struct zw_tagging *t) {
   const json_t *release = zw_envelope_release(env);
   struct zw_privacy_counts counts = {{0}};
-  json_t *pub = classifier_public(release, &counts);
+  json_t *pub = zw_privacy_public(release, &counts);
   json_decref(pub);
-  json_object_set_new(t->tags, "redactions", classifier_redactions(&counts));
+  json_object_set_new(t->tags, "redactions", zw_privacy_redactions(&counts));
   if (zw_privacy_total(&counts) == 0 || !privacy_holds(c, json_string_value(json_object_get(release, "doc_type"))))
     return;
   t->reason = "privacy";
@@ -78,7 +78,7 @@ static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const j
                               size_t errlen) {
   const json_t *release = zw_envelope_release(env);
   const char *rid = zw_envelope_release_id(env);
-  struct tagging t = {0};
+  struct zw_tagging t = {0};
   enum zw_outcome o;
   if (strcmp(zw_envelope_action(env), "withdraw") == 0) {
     o = classifier_previous_tags(c, env, &t.tags, err, errlen);
@@ -88,7 +88,7 @@ static enum zw_outcome decide(struct classifier *c, struct zw_stage *st, const j
       return classifier_record(c, env, sha, source, NULL, "ignored", err, errlen);
     }
   } else {
-    o = tagging_run(c->pg, c->catalog, release, json_string_value(json_object_get(release, "department")), &t, err, errlen);
+    o = zw_tagging_run(c->pg, c->catalog, release, json_string_value(json_object_get(release, "department")), &t, err, errlen);
   }
   if (o != ZW_OK) return o;
   if (!t.reason && t.tags) screen_privacy(c, env, &t);
@@ -172,7 +172,7 @@ static enum zw_outcome classify(void *arg, struct zw_stage *st, const rd_kafka_m
   zw_sha256_hex(canonical, strlen(canonical), job.sha);
   free(canonical);
   zw_stage_source(msg, job.source, sizeof job.source);
-  enum zw_outcome o = catalog_refresh(c->catalog, c->pg, err, errlen);
+  enum zw_outcome o = zw_catalog_refresh(c->catalog, c->pg, err, errlen);
   return o == ZW_OK ? zw_stage_pg_transaction(c->pg, classify_locked, &job, err, errlen) : o;
 }
 
@@ -183,7 +183,7 @@ int main(int argc, char **argv) {
   const struct zw_config *cfg = zw_daemon_config(d);
   struct classifier c = {.d = d,
                          .pg = zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s")),
-                         .catalog = catalog_new()};
+                         .catalog = zw_catalog_new()};
   struct zw_stage_spec spec = {"releases", "classifier.group_id", classify,      zw_pg_ready,
                                c.pg,       &c,                    pairing_escalate, pairing_settle};
   char err[512];
@@ -195,7 +195,7 @@ int main(int argc, char **argv) {
     code = zw_daemon_run(d);
   }
   zw_stage_destroy(st);
-  catalog_destroy(c.catalog);
+  zw_catalog_destroy(c.catalog);
   zw_pg_destroy(c.pg);
   zw_daemon_destroy(d);
   return code;

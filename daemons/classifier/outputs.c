@@ -76,7 +76,7 @@ enum zw_outcome classifier_tagged(struct zw_stage *st, const json_t *env, json_t
   const json_t *release = zw_envelope_release(env);
   json_t *out = zw_envelope_derive(env, "zwgk.tagged.v1");
   json_object_set(out, "tags", tags);
-  json_t *pub = classifier_public(release, NULL);
+  json_t *pub = zw_privacy_public(release, NULL);
   if (!pub) {
     json_decref(out);
     snprintf(err, errlen, "out of memory screening the text");
@@ -102,31 +102,4 @@ enum zw_outcome classifier_previous_tags(struct classifier *c, const json_t *env
   *tags = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
   PQclear(res);
   return ZW_OK;
-}
-
-json_t *classifier_public(const json_t *release, struct zw_privacy_counts *counts) {
-  static const char *const fields[] = {"title", "summary", "body"};
-  struct zw_privacy_counts ignored = {{0}};
-  json_t *pub = json_object();
-  for (size_t i = 0; pub && i < 3; i++) {
-    const char *text = json_string_value(json_object_get(release, fields[i]));
-    if (!text) continue;
-    char *masked = i == 2 ? zw_privacy_mask_html(text, counts ? counts : &ignored)
-                          : zw_privacy_mask_text(text, counts ? counts : &ignored);
-    if (!masked || json_object_set_new(pub, fields[i], json_string(masked)) < 0) {
-      json_decref(pub);
-      pub = NULL;
-    }
-    free(masked);
-  }
-  return pub;
-}
-
-json_t *classifier_redactions(const struct zw_privacy_counts *counts) {
-  json_t *list = json_array();
-  for (int k = 0; k < ZW_PRIVACY_KINDS; k++)
-    if (counts->n[k])
-      json_array_append_new(list, json_pack("{s:s, s:I}", "kind", zw_privacy_kind_name((enum zw_privacy_kind)k),
-                                            "count", (json_int_t)counts->n[k]));
-  return list;
 }

@@ -591,3 +591,30 @@ void zw_privacy_scan(const char *text, bool html, struct zw_privacy_counts *coun
   screen(&sc, html);
   add_counts(counts, &sc.counts);
 }
+
+json_t *zw_privacy_public(const json_t *release, struct zw_privacy_counts *counts) {
+  static const char *const fields[] = {"title", "summary", "body"};
+  struct zw_privacy_counts ignored = {{0}};
+  json_t *pub = json_object();
+  for (size_t i = 0; pub && i < 3; i++) {
+    const char *text = json_string_value(json_object_get(release, fields[i]));
+    if (!text) continue;
+    char *masked = i == 2 ? zw_privacy_mask_html(text, counts ? counts : &ignored)
+                          : zw_privacy_mask_text(text, counts ? counts : &ignored);
+    if (!masked || json_object_set_new(pub, fields[i], json_string(masked)) < 0) {
+      json_decref(pub);
+      pub = NULL;
+    }
+    free(masked);
+  }
+  return pub;
+}
+
+json_t *zw_privacy_redactions(const struct zw_privacy_counts *counts) {
+  json_t *list = json_array();
+  for (int k = 0; list && k < ZW_PRIVACY_KINDS; k++)
+    if (counts->n[k])
+      json_array_append_new(list, json_pack("{s:s, s:I}", "kind", zw_privacy_kind_name((enum zw_privacy_kind)k),
+                                            "count", (json_int_t)counts->n[k]));
+  return list;
+}

@@ -85,6 +85,7 @@
 #ifndef ZW_PRIVACY_H
 #define ZW_PRIVACY_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -115,5 +116,15 @@ char *zw_privacy_mask_html(const char *html, struct zw_privacy_counts *counts) _
 /* Adds the findings in text (HTML when html is true) to counts without
  * masking, for the hold policy; finds exactly what the mask functions mask. */
 void zw_privacy_scan(const char *text, bool html, struct zw_privacy_counts *counts);
+
+/* Returns the release's public text {title, summary, body} with personal data
+ * masked (the body screened as HTML), adding what was found to counts when it
+ * is not NULL: what every channel renders from. A new reference, or NULL when
+ * out of memory. */
+json_t *zw_privacy_public(const json_t *release, struct zw_privacy_counts *counts)
+    __attribute__((warn_unused_result));
+
+/* Returns the tags' redactions list [{kind, count}] for counts (new reference). */
+json_t *zw_privacy_redactions(const struct zw_privacy_counts *counts) __attribute__((warn_unused_result));
 
 #endif

@@ -1,5 +1,5 @@
-/* catalog — the in-memory catalog and rules, reloaded on NOTIFY. */
-#include "catalog.h"
+/* zw_catalog — the in-memory catalog and rules, reloaded on NOTIFY. */
+#include "zw_catalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 
 #include "zw_log.h"
 
-struct catalog {
+struct zw_catalog {
   json_t *items; /* code -> item */
   json_t *rules; /* ordered by priority, id */
   int version;
@@ -34,19 +34,19 @@ static const char rules_sql[] =
     "  ORDER BY r.priority, r.id), '[]')::text "
     "FROM classification_rules r WHERE r.active";
 
-struct catalog *catalog_new(void) { return calloc(1, sizeof(struct catalog)); }
+struct zw_catalog *zw_catalog_new(void) { return calloc(1, sizeof(struct zw_catalog)); }
 
-void catalog_destroy(struct catalog *cat) {
+void zw_catalog_destroy(struct zw_catalog *cat) {
   if (!cat) return;
   json_decref(cat->items);
   json_decref(cat->rules);
   free(cat);
 }
 
-int catalog_version(const struct catalog *cat) { return cat->version; }
+int zw_catalog_version(const struct zw_catalog *cat) { return cat->version; }
 
 /* Reads items and rules in one read-only snapshot. */
-static enum zw_outcome load(struct catalog *cat, struct zw_pg *pg, char *err, size_t errlen) {
+static enum zw_outcome load(struct zw_catalog *cat, struct zw_pg *pg, char *err, size_t errlen) {
   bool transient;
   PGresult *items = NULL, *rules = NULL;
   enum zw_outcome o = ZW_RETRY;
@@ -77,7 +77,7 @@ out:
   return o;
 }
 
-enum zw_outcome catalog_refresh(struct catalog *cat, struct zw_pg *pg, char *err, size_t errlen) {
+enum zw_outcome zw_catalog_refresh(struct zw_catalog *cat, struct zw_pg *pg, char *err, size_t errlen) {
   bool transient;
   PGconn *conn = zw_pg_conn(pg, err, errlen);
   if (!conn) return ZW_RETRY;
@@ -100,11 +100,11 @@ enum zw_outcome catalog_refresh(struct catalog *cat, struct zw_pg *pg, char *err
   return ZW_OK;
 }
 
-const json_t *catalog_item(const struct catalog *cat, const char *code) {
+const json_t *zw_catalog_item(const struct zw_catalog *cat, const char *code) {
   return code && cat->items ? json_object_get(cat->items, code) : NULL;
 }
 
-bool catalog_item_has_body(const json_t *item, const char *dept) {
+bool zw_catalog_item_has_body(const json_t *item, const char *dept) {
   size_t i;
   json_t *b;
   json_array_foreach(json_object_get(item, "bodies"), i, b) {
@@ -130,15 +130,15 @@ static bool keyword_matches(const json_t *rule, const char *title) {
   return false;
 }
 
-const json_t *catalog_match(const struct catalog *cat, const char *dept, const char *doc_type, const char *title) {
+const json_t *zw_catalog_match(const struct zw_catalog *cat, const char *dept, const char *doc_type, const char *title) {
   size_t i;
   json_t *rule;
   json_array_foreach(cat->rules, i, rule) {
     if (!field_matches(rule, "department", dept) || !field_matches(rule, "doc_type", doc_type) ||
         !keyword_matches(rule, title))
       continue;
-    const json_t *item = catalog_item(cat, json_string_value(json_object_get(rule, "catalog_code")));
-    if (item && catalog_item_has_body(item, dept)) return rule;
+    const json_t *item = zw_catalog_item(cat, json_string_value(json_object_get(rule, "catalog_code")));
+    if (item && zw_catalog_item_has_body(item, dept)) return rule;
   }
   return NULL;
 }

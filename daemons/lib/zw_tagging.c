@@ -1,5 +1,5 @@
-/* tagging — catalog look-up, classification rules and deadlines. */
-#include "tagging.h"
+/* zw_tagging — catalog look-up, classification rules and deadlines. */
+#include "zw_tagging.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,37 +56,17 @@ static json_t *tags_from_item(const json_t *item, int version, const char *class
   return tags;
 }
 
-enum zw_outcome tagging_run(struct zw_pg *pg, const struct catalog *cat, const json_t *release, const char *dept,
-                            struct tagging *t, char *err, size_t errlen) {
+enum zw_outcome zw_tagging_item(struct zw_pg *pg, const struct zw_catalog *cat, const json_t *release,
+                                const char *code, const char *classified_by, struct zw_tagging *t, char *err,
+                                size_t errlen) {
   memset(t, 0, sizeof *t);
-  char code[80] = "", classified_by[96] = "explicit";
-  const char *explicit_code = json_string_value(json_object_get(release, "catalog_code"));
-  if (explicit_code) {
-    snprintf(code, sizeof code, "%s", explicit_code);
-  } else {
-    const json_t *rule = catalog_match(cat, dept, json_string_value(json_object_get(release, "doc_type")),
-                                       json_string_value(json_object_get(release, "title")));
-    if (!rule) {
-      t->reason = "unclassified";
-      snprintf(t->detail, sizeof t->detail, "no catalog_code and no classification rule matched");
-      return ZW_OK;
-    }
-    snprintf(code, sizeof code, "%s", json_string_value(json_object_get(rule, "catalog_code")));
-    snprintf(classified_by, sizeof classified_by, "rule:%lld",
-             (long long)json_integer_value(json_object_get(rule, "id")));
-  }
-  const json_t *item = catalog_item(cat, code);
+  const json_t *item = zw_catalog_item(cat, code);
   if (!item) {
     t->reason = "unclassified";
     snprintf(t->detail, sizeof t->detail, "catalog item '%s' does not exist or is inactive", code);
     return ZW_OK;
   }
-  if (!catalog_item_has_body(item, dept)) {
-    t->reason = "catalog_owner_mismatch";
-    snprintf(t->detail, sizeof t->detail, "department '%s' is not a responsible body of item '%s'", dept, code);
-    return ZW_OK;
-  }
-  t->tags = tags_from_item(item, catalog_version(cat), classified_by);
+  t->tags = tags_from_item(item, zw_catalog_version(cat), classified_by);
   if (!t->tags) {
     snprintf(err, errlen, "out of memory");
     return ZW_RETRY;
@@ -98,4 +78,32 @@ enum zw_outcome tagging_run(struct zw_pg *pg, const struct catalog *cat, const j
     t->tags = NULL;
   }
   return o;
+}
+
+enum zw_outcome zw_tagging_run(struct zw_pg *pg, const struct zw_catalog *cat, const json_t *release,
+                               const char *dept, struct zw_tagging *t, char *err, size_t errlen) {
+  memset(t, 0, sizeof *t);
+  char code[80] = "", classified_by[96] = "explicit";
+  const char *explicit_code = json_string_value(json_object_get(release, "catalog_code"));
+  if (explicit_code) {
+    snprintf(code, sizeof code, "%s", explicit_code);
+  } else {
+    const json_t *rule = zw_catalog_match(cat, dept, json_string_value(json_object_get(release, "doc_type")),
+                                          json_string_value(json_object_get(release, "title")));
+    if (!rule) {
+      t->reason = "unclassified";
+      snprintf(t->detail, sizeof t->detail, "no catalog_code and no classification rule matched");
+      return ZW_OK;
+    }
+    snprintf(code, sizeof code, "%s", json_string_value(json_object_get(rule, "catalog_code")));
+    snprintf(classified_by, sizeof classified_by, "rule:%lld",
+             (long long)json_integer_value(json_object_get(rule, "id")));
+  }
+  const json_t *item = zw_catalog_item(cat, code);
+  if (item && !zw_catalog_item_has_body(item, dept)) {
+    t->reason = "catalog_owner_mismatch";
+    snprintf(t->detail, sizeof t->detail, "department '%s' is not a responsible body of item '%s'", dept, code);
+    return ZW_OK;
+  }
+  return zw_tagging_item(pg, cat, release, code, classified_by, t, err, errlen);
 }
