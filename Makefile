@@ -20,9 +20,10 @@ CLIENT_VARS := ZWGK_INGEST_URL ZWGK_KAFKA_BROKERS ZWGK_PG_DSN ZWGK_PORTAL_URL \
 TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) $(TEST_STACK_ENV)
 ASAN_TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_STACK_DIR=$(CURDIR)/var/test-asan \
 	ZWGK_STACK_PORT_BASE=27000 ZWGK_BUILD_DIR=$(CURDIR)/$(ASAN_DIR) \
-	ASAN_OPTIONS=detect_leaks=1:exitcode=23 UBSAN_OPTIONS=print_stacktrace=1
+	ASAN_OPTIONS=detect_leaks=1:exitcode=23 UBSAN_OPTIONS=print_stacktrace=1 \
+	ZWGK_COPY_TEST_RELEASES=4000
 
-.PHONY: all deps build release asan test test-debug test-asan conformance fuzz bench-ingest demo stop clean
+.PHONY: all deps build release asan test test-debug test-asan conformance fuzz bench-ingest bench-classifier demo stop clean
 
 all: build
 
@@ -75,6 +76,13 @@ fuzz:
 bench-ingest: release
 	deploy/install-deps.sh --bench
 	ZWGK_BUILD_DIR=$(CURDIR)/build-release tests/bench/ingest/run.sh
+
+# The classifier benchmark (docs/performance.md): zwgk-classifier alone against
+# Kafka's own ProducerPerformance/ConsumerPerformance, a few minutes on a private
+# stack in var/bench-classifier (port base 25500), Release build.
+bench-classifier: release
+	deploy/install-deps.sh --bench
+	ZWGK_BUILD_DIR=$(CURDIR)/build-release tests/bench/classifier/run.sh
 
 demo: build
 	$(DEMO_STACK_ENV) $(STACK) up

@@ -86,14 +86,19 @@ static enum zw_outcome load_known(struct runner *r, struct zw_delivery *dv, stru
     json_decref(p);
   }
   PQclear(res);
+  /* The copy the public sees now: the newest earlier revision that reached the
+   * channel, unless a withdrawal took it down since. */
   res = zw_pg_exec(r->pg,
-                   "SELECT json_build_object('revision', revision, 'external_id', external_id, 'url', url, "
-                   "  'progress', progress)::text FROM deliveries "
-                   "WHERE release_id = $1 AND channel = $3 AND revision < $2::int AND status = 'delivered' "
+                   "SELECT status, json_build_object('revision', revision, 'external_id', external_id, "
+                   "  'url', url, 'progress', progress)::text FROM deliveries "
+                   "WHERE release_id = $1 AND channel = $3 AND revision < $2::int "
+                   "  AND status IN ('delivered', 'withdrawn') "
                    "ORDER BY revision DESC LIMIT 1",
                    3, params, &transient, err, errlen);
   if (!res) return zw_stage_pg_failed(transient, err, err, errlen);
-  *previous = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+  *previous = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "delivered") == 0
+                  ? json_loads(PQgetvalue(res, 0, 1), 0, NULL)
+                  : NULL;
   dv->previous = *previous;
   PQclear(res);
   return ZW_OK;

@@ -8,7 +8,12 @@ ZW_KAFKA_VERSION=3.9.1
 
 # The daemons `up` starts, in start order (and stop order: the producer stops
 # taking releases first, then each later stage drains what reached it).
-ZW_DAEMONS=(zwgk-producer zwgk-classifier zwgk-fanout zwgk-portal)
+ZW_DAEMONS=(zwgk-producer zwgk-classifier zwgk-fanout zwgk-portal zwgk-bulletin zwgk-wechat zwgk-broadcast)
+
+# Stand-ins for the services that only exist on the internet (tests/fakes/),
+# started before the daemons unless the WeChat base URL or the broadcast
+# endpoint is pointed elsewhere (ZWGK_WECHAT_BASE_URL, ZWGK_BROADCAST_ENDPOINT).
+ZW_FAKES=(fake-wechat fake-broadcast)
 
 # Variables that steer the stack itself or that `stack env` prints for
 # clients. They are not config keys, so they are neither written into the
@@ -20,6 +25,8 @@ ZW_STACK_VARS=(
     ZWGK_CACHE_DIR ZWGK_CONFIG ZWGK_BIN_DIR
     ZWGK_INGEST_URL ZWGK_PORTAL_URL ZWGK_PRODUCER_ADMIN_URL
     ZWGK_CLASSIFIER_ADMIN_URL ZWGK_FANOUT_ADMIN_URL ZWGK_PORTAL_ADMIN_URL
+    ZWGK_BULLETIN_ADMIN_URL ZWGK_WECHAT_ADMIN_URL ZWGK_BROADCAST_ADMIN_URL
+    ZWGK_BULLETIN_URL ZWGK_FAKE_WECHAT_URL ZWGK_FAKE_BROADCAST_URL
 )
 
 # Config sections an environment variable ZWGK_<SECTION>_<KEY> may name.
@@ -157,6 +164,19 @@ zw_conf_compute() {
     zw_conf_derive portal.listen "127.0.0.1:$((b + 11))"
     zw_conf_derive portal.docroot "$ZW_STACK/portal"
     zw_conf_derive portal.base_url "http://${ZW_CONF[portal.listen]}"
+    zw_conf_derive bulletin.admin "127.0.0.1:$((b + 24))"
+    zw_conf_derive bulletin.listen "127.0.0.1:$((b + 12))"
+    zw_conf_derive bulletin.docroot "$ZW_STACK/bulletin"
+    zw_conf_derive bulletin.base_url "http://${ZW_CONF[bulletin.listen]}"
+    zw_conf_derive wechat.admin "127.0.0.1:$((b + 25))"
+    zw_conf_derive wechat.base_url "http://127.0.0.1:$((b + 30))"
+    zw_conf_derive wechat.appid wxfake0000000001
+    zw_conf_derive wechat.secret fake-app-secret
+    zw_conf_derive wechat.thumb_media_id fake-thumb-media-id
+    zw_conf_derive wechat.author 政务公开办
+    zw_conf_derive broadcast.admin "127.0.0.1:$((b + 26))"
+    zw_conf_derive broadcast.endpoint "http://127.0.0.1:$((b + 31))/cap"
+    zw_conf_derive broadcast.sender "zwgk@stack.local"
 
     sections=$(IFS='|' && echo "${ZW_SECTIONS[*]^^}")
     for var in $(compgen -e | LC_ALL=C sort); do
@@ -349,3 +369,23 @@ zw_pg_pid() {
 zw_pg_ready() {
     "$ZW_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$ZW_PG_PORT" -t 2 >/dev/null 2>&1
 }
+
+# --- fakes --------------------------------------------------------------------
+
+# The port a fake listens on when the stack runs it, or nothing when the
+# config points that channel elsewhere (then the stack leaves it alone).
+zw_fake_port() {
+    local b=$ZW_PORT_BASE
+    case "$1" in
+    fake-wechat)
+        [ "${ZW_CONF[wechat.base_url]}" = "http://127.0.0.1:$((b + 30))" ] && echo $((b + 30))
+        ;;
+    fake-broadcast)
+        [ "${ZW_CONF[broadcast.endpoint]}" = "http://127.0.0.1:$((b + 31))/cap" ] && echo $((b + 31))
+        ;;
+    esac
+    return 0
+}
+
+# What a fake's command line contains (for zw_pid_alive).
+zw_fake_expect() { echo "tests/fakes/${1//-/_}.py --port $2"; }

@@ -40,10 +40,12 @@ NOT_CONFIG = (
     "ZWGK_STACK_DIR", "ZWGK_STACK_PORT_BASE", "ZWGK_STACK_NO_DAEMONS", "ZWGK_BUILD_DIR",
     "ZWGK_CACHE_DIR", "ZWGK_CONFIG", "ZWGK_BIN_DIR", "ZWGK_INGEST_URL", "ZWGK_PORTAL_URL",
     "ZWGK_PRODUCER_ADMIN_URL", "ZWGK_CLASSIFIER_ADMIN_URL", "ZWGK_FANOUT_ADMIN_URL",
-    "ZWGK_PORTAL_ADMIN_URL",
+    "ZWGK_PORTAL_ADMIN_URL", "ZWGK_BULLETIN_ADMIN_URL", "ZWGK_WECHAT_ADMIN_URL", "ZWGK_BROADCAST_ADMIN_URL",
+    "ZWGK_BULLETIN_URL", "ZWGK_FAKE_WECHAT_URL", "ZWGK_FAKE_BROADCAST_URL",
 )
 
-DAEMONS = ("zwgk-producer", "zwgk-classifier", "zwgk-fanout", "zwgk-portal")
+DAEMONS = ("zwgk-producer", "zwgk-classifier", "zwgk-fanout", "zwgk-portal", "zwgk-bulletin", "zwgk-wechat",
+           "zwgk-broadcast")
 
 
 def release_id(department, source_id):

@@ -1,0 +1,190 @@
+/* board — sidecars, atomic writes and directory scans of the bulletin boards. */
+#include "board.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zw_envelope.h"
+#include "zw_log.h"
+
+bool board_region_valid(const char *code) {
+  size_t n = code ? strlen(code) : 0;
+  if (n < 6 || n > 12) return false;
+  for (size_t i = 0; i < n; i++)
+    if (code[i] < '0' || code[i] > '9') return false;
+  return true;
+}
+
+const char *board_region_of(const char *code) { return board_region_valid(code) ? code : "all"; }
+
+static bool board_dir_name(const char *name) { return strcmp(name, "all") == 0 || board_region_valid(name); }
+
+void board_now(char out[48]) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  time_t t = ts.tv_sec + 8 * 3600;
+  struct tm tm;
+  char seconds[24];
+  gmtime_r(&t, &tm);
+  if (strftime(seconds, sizeof seconds, "%Y-%m-%dT%H:%M:%S", &tm) == 0) *seconds = '\0';
+  snprintf(out, 48, "%s.%03ld+08:00", seconds, ts.tv_nsec / 1000000);
+}
+
+/* Creates every directory leading to the file path (which it may modify in
+ * place and restores). Returns 0 or -1 with errno. */
+static int make_dirs(char *path) {
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    int rc = mkdir(path, 0755);
+    *p = '/';
+    if (rc < 0 && errno != EEXIST) return -1;
+  }
+  return 0;
+}
+
+int board_write(const struct board *b, const char *relpath, const char *content, size_t len, char *err,
+                size_t errlen) {
+  char path[1024], tmp[1100];
+  snprintf(path, sizeof path, "%s/%s", b->docroot, relpath);
+  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+  if (make_dirs(path) < 0) {
+    snprintf(err, errlen, "mkdir for %s: %s", path, strerror(errno));
+    return -1;
+  }
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+    return -1;
+  }
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write(fd, content + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    done += (size_t)n;
+  }
+  int rc = done == len && fsync(fd) == 0 ? 0 : -1;
+  if (close(fd) != 0) rc = -1;
+  if (rc == 0 && rename(tmp, path) == 0) return 0;
+  snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
+  unlink(tmp);
+  return -1;
+}
+
+int board_remove(const struct board *b, const char *relpath, char *err, size_t errlen) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", b->docroot, relpath);
+  if (unlink(path) == 0 || errno == ENOENT) return 0;
+  snprintf(err, errlen, "removing %s: %s", path, strerror(errno));
+  return -1;
+}
+
+json_t *board_meta_load(const struct board *b, const char *region, const char *release_id) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/bulletin/%s/%s.json", b->docroot, region, release_id);
+  if (access(path, F_OK) != 0) return NULL;
+  json_error_t jerr;
+  json_t *meta = json_load_file(path, 0, &jerr);
+  if (!json_is_object(meta)) {
+    zw_warn(release_id, "unreadable sidecar %s: %s", path, meta ? "not an object" : jerr.text);
+    json_decref(meta);
+    return NULL;
+  }
+  return meta;
+}
+
+int board_meta_save(const struct board *b, const char *region, const char *release_id, const json_t *meta,
+                    char *err, size_t errlen) {
+  char relpath[128];
+  snprintf(relpath, sizeof relpath, "bulletin/%s/%s.json", region, release_id);
+  char *text = json_dumps(meta, JSON_INDENT(1) | JSON_SORT_KEYS);
+  if (!text) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  int rc = board_write(b, relpath, text, strlen(text), err, errlen);
+  free(text);
+  return rc;
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+/* Sorts a JSON array in place with cmp over its elements. */
+static int sort_array(json_t *array, int (*cmp)(const void *, const void *)) {
+  size_t n = json_array_size(array);
+  json_t **items = calloc(n ? n : 1, sizeof *items);
+  if (!items) return -1;
+  for (size_t i = 0; i < n; i++) items[i] = json_incref(json_array_get(array, i));
+  qsort(items, n, sizeof *items, cmp);
+  json_array_clear(array);
+  for (size_t i = 0; i < n; i++) json_array_append_new(array, items[i]);
+  free(items);
+  return 0;
+}
+
+json_t *board_regions(const struct board *b) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/bulletin", b->docroot);
+  json_t *regions = json_array();
+  DIR *dir = regions ? opendir(path) : NULL;
+  if (!dir) return regions; /* no board yet */
+  struct dirent *e;
+  while ((e = readdir(dir)))
+    if (board_dir_name(e->d_name)) json_array_append_new(regions, json_string(e->d_name));
+  closedir(dir);
+  if (sort_array(regions, by_name) < 0) {
+    json_decref(regions);
+    return NULL;
+  }
+  return regions;
+}
+
+/* Newest first: published_at descending, then release_id ascending. */
+static int by_newest(const void *a, const void *b) {
+  const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+  const char *px = json_string_value(json_object_get(x, "published_at"));
+  const char *py = json_string_value(json_object_get(y, "published_at"));
+  int c = strcmp(py ? py : "", px ? px : "");
+  if (c) return c;
+  const char *rx = json_string_value(json_object_get(x, "release_id"));
+  const char *ry = json_string_value(json_object_get(y, "release_id"));
+  return strcmp(rx ? rx : "", ry ? ry : "");
+}
+
+/* True for "<32 hex>.json", the only sidecar names. */
+static bool sidecar_name(const char *name, char release_id[ZW_RELEASE_ID_LEN + 1]) {
+  if (strlen(name) != ZW_RELEASE_ID_LEN + 5 || strcmp(name + ZW_RELEASE_ID_LEN, ".json") != 0) return false;
+  memcpy(release_id, name, ZW_RELEASE_ID_LEN);
+  release_id[ZW_RELEASE_ID_LEN] = '\0';
+  return zw_is_release_id(release_id);
+}
+
+json_t *board_notices(const struct board *b, const char *region) {
+  char path[600], rid[ZW_RELEASE_ID_LEN + 1];
+  snprintf(path, sizeof path, "%s/bulletin/%s", b->docroot, region);
+  json_t *notices = json_array();
+  DIR *dir = notices ? opendir(path) : NULL;
+  if (!dir) return notices;
+  struct dirent *e;
+  while ((e = readdir(dir))) {
+    if (!sidecar_name(e->d_name, rid)) continue;
+    json_t *meta = board_meta_load(b, region, rid);
+    if (meta) json_array_append_new(notices, meta);
+  }
+  closedir(dir);
+  if (sort_array(notices, by_newest) < 0) {
+    json_decref(notices);
+    return NULL;
+  }
+  return notices;
+}
