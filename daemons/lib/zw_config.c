@@ -63,6 +63,8 @@ static const struct zw_config_key keys[] = {
     {"portal", "base_url", CFG_STR, "http://127.0.0.1:8081", false, false,
      "public URL of the site, used in receipts and the feed"},
     {"portal", "site_name", CFG_STR, "政府信息公开", true, false, "title of the portal section"},
+    {"zwgkctl", "allow_as", CFG_BOOL, "false", false, false,
+     "whether review approve|reject --as NAME may record another operator than the OS user"},
     {"delivery", "retry_limit", CFG_INT, "8", true, false,
      "attempts of one delivery before it fails and goes to the DLQ"},
     {"delivery", "retry_base_ms", CFG_INT, "1000", true, false,

@@ -36,6 +36,25 @@ int cmd_department_add(struct ctl *ctl, int argc, char **argv);
 int cmd_department_token(struct ctl *ctl, int argc, char **argv);
 int cmd_department_revoke(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);
+int cmd_review_list(struct ctl *ctl, int argc, char **argv);
+int cmd_review_show(struct ctl *ctl, int argc, char **argv);
+int cmd_review_approve(struct ctl *ctl, int argc, char **argv);
+int cmd_review_reject(struct ctl *ctl, int argc, char **argv);
+
+/* --- releasing a held release (cmd_review.c) --- */
+
+/* Sends the release held in review row (release_id, revision) on to
+ * zwgk.tagged as the classifier would have: the held envelope with tags (not
+ * stolen; classified_by as the caller set it) and the public text with
+ * personal data masked. Kafka first (idempotent producer, acks=all, waits for
+ * the delivery report), then in one PostgreSQL transaction: the review row
+ * approved by decided_by with note, the revision recorded as tagged, and an
+ * audit entry audit_action by decided_by. A crash between the two sends the
+ * release again on a retry; the fan-out takes each revision once. Returns 0,
+ * or -1 with err (nothing was changed in PostgreSQL). */
+int ctl_release_reviewed(struct ctl *ctl, const char *release_id, int revision, json_t *tags, const char *decided_by,
+                         const char *note, const char *audit_action, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* --- arguments (ctl.c) --- */
 

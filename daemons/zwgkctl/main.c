@@ -52,6 +52,25 @@ static const struct command commands[] = {
      "is {\"department\": CODE, \"token\": TOKEN}.\n"},
     {"department", "revoke", cmd_department_revoke, "department revoke CODE",
      "revoke every live token of the department (audited)", NULL},
+    {"review", "list", cmd_review_list, "review list [--reason REASON] [--status pending|all]",
+     "releases held for a person, oldest first",
+     "Reasons: unclassified, catalog_owner_mismatch, privacy, interpretation_pending\n"
+     "(\"escalated\" when a policy waited past classifier.interpretation_grace_days),\n"
+     "revision_conflict. --status all also lists decided ones.\n"},
+    {"review", "show", cmd_review_show, "review show RELEASE_ID [--revision N]",
+     "one held release: its text, reasons, approvals and decision", NULL},
+    {"review", "approve", cmd_review_approve,
+     "review approve RELEASE_ID [--revision N] [--catalog CODE] [--as NAME]",
+     "send a held release on to zwgk.tagged as operator:<you> (audited)",
+     "Tags the release against the current catalog, or against the item CODE given\n"
+     "with --catalog (needed when the release is unclassified; it overrides the\n"
+     "responsible-body check), and sends it on with classified_by operator:<name>.\n"
+     "Personal data is masked as usual. A release whose item is broadcast needs two\n"
+     "different operators: the first approval is recorded, the second sends it.\n"
+     "An on-request (依申请) item is recorded and not published. The operator is the\n"
+     "OS user; --as NAME only when the configuration sets zwgkctl.allow_as.\n"},
+    {"review", "reject", cmd_review_reject, "review reject RELEASE_ID --reason TEXT [--revision N] [--as NAME]",
+     "refuse a held release; it is never published (audited)", NULL},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

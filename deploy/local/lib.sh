@@ -30,7 +30,7 @@ ZW_STACK_VARS=(
 )
 
 # Config sections an environment variable ZWGK_<SECTION>_<KEY> may name.
-ZW_SECTIONS=(log kafka pg daemon producer classifier fanout portal delivery wechat broadcast bulletin)
+ZW_SECTIONS=(log kafka pg daemon producer classifier fanout portal delivery wechat broadcast bulletin zwgkctl)
 
 zw_say() { printf 'stack: %s\n' "$*" >&2; }
 
