@@ -36,6 +36,7 @@ int cmd_department_add(struct ctl *ctl, int argc, char **argv);
 int cmd_department_token(struct ctl *ctl, int argc, char **argv);
 int cmd_department_revoke(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);
+int cmd_trace(struct ctl *ctl, int argc, char **argv);
 int cmd_review_list(struct ctl *ctl, int argc, char **argv);
 int cmd_review_show(struct ctl *ctl, int argc, char **argv);
 int cmd_review_approve(struct ctl *ctl, int argc, char **argv);

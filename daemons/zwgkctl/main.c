@@ -52,6 +52,13 @@ static const struct command commands[] = {
      "is {\"department\": CODE, \"token\": TOKEN}.\n"},
     {"department", "revoke", cmd_department_revoke, "department revoke CODE",
      "revoke every live token of the department (audited)", NULL},
+    {"trace", NULL, cmd_trace, "trace RELEASE_ID",
+     "the release's path: every revision, stage, time, tag, review, delivery",
+     "Shows, from PostgreSQL, each revision with the time it was received, classified\n"
+     "and fanned out (China Standard Time), its embargo, the catalog item, version,\n"
+     "deadline and channels it was tagged with and by whom, the review decisions with\n"
+     "who and when, each channel's delivery (status, attempts, external id, URL or\n"
+     "error, next retry) and the release's audit log entries. --json for scripts.\n"},
     {"review", "list", cmd_review_list, "review list [--reason REASON] [--status pending|all]",
      "releases held for a person, oldest first",
      "Reasons: unclassified, catalog_owner_mismatch, privacy, interpretation_pending\n"
