@@ -17,14 +17,15 @@
 
 /* The daemons with an admin listener, and the consumer group and input topic
  * (after kafka.topic_prefix) of each stage. */
-static const char *const daemon_names[] = {"producer", "classifier", "fanout", "portal"};
+static const char *const daemon_names[] = {"producer", "classifier", "fanout",   "portal",
+                                           "bulletin", "wechat",     "broadcast"};
 static const struct {
   const char *group_key;
   const char *topic_suffix;
 } consumers[] = {
-    {"classifier.group_id", "releases"},
-    {"fanout.group_id", "tagged"},
-    {"portal.group_id", "channel.portal"},
+    {"classifier.group_id", "releases"},       {"fanout.group_id", "tagged"},
+    {"portal.group_id", "channel.portal"},     {"bulletin.group_id", "channel.bulletin"},
+    {"wechat.group_id", "channel.wechat"},     {"broadcast.group_id", "channel.broadcast"},
 };
 
 /* The key figures summed over every sample of their family in /metrics. */
@@ -35,6 +36,7 @@ static const struct {
     {"messages_in", "zwgk_messages_in_total"},
     {"messages_out", "zwgk_messages_out_total"},
     {"errors", "zwgk_errors_total"},
+    {"deliveries", "zwgk_deliveries_total"},
 };
 #define FIGURE_COUNT (sizeof figures / sizeof figures[0])
 

@@ -26,7 +26,8 @@ static const struct command commands[] = {
     {"status", NULL, cmd_status, "status",
      "health and readiness of each daemon, and consumer lag",
      "Asks each daemon's admin listener (producer.admin, classifier.admin,\n"
-     "fanout.admin, portal.admin) for /healthz, /readyz and /metrics, then reads\n"
+     "fanout.admin, portal.admin, bulletin.admin, wechat.admin, broadcast.admin)\n"
+     "for /healthz, /readyz and /metrics, then reads\n"
      "the committed offsets of the consumer groups and the partitions' high\n"
      "watermarks from Kafka: lag = high - committed, or high - low when the group\n"
      "has committed nothing. The stages commit their consumer's position, which\n"
