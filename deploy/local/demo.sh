@@ -71,8 +71,43 @@ print(html.unescape(m.group(1).strip()) if m else "(no title)")')
     echo "title: $title"
 done
 
+# The village release: its notice on the village's board and its broadcast.
+village_file=$RELEASES/04-village-project-funds.json
+village_id=$(release_id "$(json_field department <"$village_file")" "$(json_field source_id <"$village_file")")
+village_url=${STACK_ENV[ZWGK_BULLETIN_URL]}/bulletin/$(json_field region_code <"$village_file")/$village_id.html
+echo
+echo "== waiting for the village notice $village_url"
+deadline=$((SECONDS + 60))
+until curl -fsS -o /dev/null "$village_url" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+        echo "demo: $village_url did not appear within 60 s; see 'zwgkctl trace $village_id'" >&2
+        exit 1
+    fi
+    sleep 0.5
+done
+echo "$village_url"
+
 echo
 echo "== portal index: $PORTAL_URL/zwgk/index.html"
+if [ -n "${STACK_ENV[ZWGK_FAKE_WECHAT_URL]:-}" ]; then
+    echo
+    echo "== the WeChat articles (the stack's stand-in for the Official Account API)"
+    curl -fsS "${STACK_ENV[ZWGK_FAKE_WECHAT_URL]}/_fake/state" | python3 -c '
+import json, sys
+for a in json.load(sys.stdin).get("articles", []):
+    print("%-10s %s  %s" % (a.get("status", "?"), a.get("title", ""), a.get("url", "")))'
+fi
+if [ -n "${STACK_ENV[ZWGK_FAKE_BROADCAST_URL]:-}" ]; then
+    echo
+    echo "== the CAP alerts the broadcast platform received"
+    curl -fsS "${STACK_ENV[ZWGK_FAKE_BROADCAST_URL]}/_fake/state" | python3 -c '
+import json, sys
+for a in json.load(sys.stdin).get("alerts", []):
+    print("%-7s %s  %s" % (a.get("msgType", "?"), a.get("identifier", ""), a.get("areaDesc", "")))'
+fi
 echo
 echo "== zwgkctl status"
 "${CTL[@]}" status
+echo
+echo "== zwgkctl trace $village_id"
+"${CTL[@]}" trace "$village_id"
