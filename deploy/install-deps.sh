@@ -19,6 +19,12 @@ PACKAGES=(
     openjdk-17-jre-headless maven
     python3-venv python3-pip
     curl ca-certificates
+    # xmllint: the broadcast platform's stand-in validates every CAP document
+    # against the OASIS schema with it.
+    libxml2-utils
+    # The portal page tests: headless Chromium screenshots, and a CJK font so
+    # that the Chinese text in them shows as text, not as empty boxes.
+    chromium fonts-wqy-microhei
 )
 
 # Optional sets: --fuzz for the libFuzzer targets (make fuzz), --bench for the

@@ -5,35 +5,7 @@
 #include <string.h>
 
 #include "ctl.h"
-
-/* Decodes one UTF-8 sequence at s; returns its length in bytes and the code
- * point in *cp, or 1 with *cp = UINT32_MAX for an invalid or truncated one. */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp) {
-  size_t len;
-  uint32_t v, min;
-  if (s[0] < 0x80) {
-    *cp = s[0];
-    return 1;
-  } else if ((s[0] & 0xe0) == 0xc0) {
-    len = 2, v = s[0] & 0x1f, min = 0x80;
-  } else if ((s[0] & 0xf0) == 0xe0) {
-    len = 3, v = s[0] & 0x0f, min = 0x800;
-  } else if ((s[0] & 0xf8) == 0xf0) {
-    len = 4, v = s[0] & 0x07, min = 0x10000;
-  } else {
-    *cp = UINT32_MAX;
-    return 1;
-  }
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80) { /* also stops at the terminating NUL */
-      *cp = UINT32_MAX;
-      return 1;
-    }
-    v = (v << 6) | (s[i] & 0x3f);
-  }
-  *cp = v >= min && v <= 0x10ffff ? v : UINT32_MAX;
-  return *cp == UINT32_MAX ? 1 : len;
-}
+#include "zw_text.h"
 
 /* True for code points East Asian terminals show two columns wide. */
 static bool wide(uint32_t cp) {
@@ -49,10 +21,13 @@ static bool wide(uint32_t cp) {
 size_t ctl_display_width(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   size_t width = 0;
-  while (*p) {
+  size_t left = strlen(s);
+  while (left) {
     uint32_t cp;
-    p += utf8_decode(p, &cp);
-    width += cp != UINT32_MAX && wide(cp) ? 2 : 1;
+    size_t n = zw_text_decode((const char *)p, left, &cp);
+    width += n && wide(cp) ? 2 : 1; /* an invalid byte counts one column */
+    p += n ? n : 1;
+    left -= n ? n : 1;
   }
   return width;
 }
