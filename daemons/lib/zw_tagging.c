@@ -15,12 +15,13 @@ static enum zw_outcome query_failed(bool transient, const char *what, const char
 
 /* The deadline: formed_at's date in China Standard Time plus the item's limit. */
 static const char due_sql[] =
-    "WITH f AS (SELECT (($1::timestamptz) AT TIME ZONE 'Asia/Shanghai')::date AS day) "
-    "SELECT due::text, (now() AT TIME ZONE 'Asia/Shanghai')::date > due FROM ("
+    "WITH f AS (SELECT (($1::timestamptz) AT TIME ZONE 'Asia/Shanghai')::date AS day), "
+    "d AS MATERIALIZED (" /* computed once, compared below */
     "  SELECT CASE $2 WHEN 'days' THEN f.day + $3::int "
     "                 WHEN 'realtime' THEN zw_add_working_days(f.day, 1) "
     "                 ELSE zw_add_working_days(f.day, CASE WHEN $3::int > 0 THEN $3::int ELSE 20 END) "
-    "         END AS due FROM f) x";
+    "         END AS due FROM f) "
+    "SELECT due::text, (now() AT TIME ZONE 'Asia/Shanghai')::date > due FROM d";
 
 static enum zw_outcome add_deadline(struct zw_pg *pg, const json_t *release, const json_t *item, json_t *tags,
                                     char *err, size_t errlen) {

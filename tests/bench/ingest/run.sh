@@ -295,7 +295,10 @@ BIN=${ZWGK_BUILD_DIR:-$ROOT/build}/bin
 # 429: switch it off (0 = no limit) when this build has it. Setting it for a
 # build without the key would stop the producer (an unknown key is an error).
 RATE_LIMIT_NOTE="this build has no producer rate limit"
-if "$BIN/zwgk-producer" --help-config 2>/dev/null | grep -q '^producer\.rate_limit_per_s '; then
+# The key list is read whole before it is searched: grep -q would stop reading
+# early, and the producer's write into the closed pipe would fail the pipeline.
+config_keys=$("$BIN/zwgk-producer" --help-config 2>/dev/null || true)
+if grep -q '^producer\.rate_limit_per_s ' <<<"$config_keys"; then
     export ZWGK_PRODUCER_RATE_LIMIT_PER_S=0
     RATE_LIMIT_NOTE="producer.rate_limit_per_s = 0 (no limit)"
 fi
