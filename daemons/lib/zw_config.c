@@ -83,7 +83,7 @@ static const struct zw_config_key keys[] = {
     {"wechat", "author", CFG_STR, "", true, false, "article author (at most 16 characters)"},
     {"wechat", "timeout_ms", CFG_INT, "10000", true, false, "longest wait for one API call"},
     {"wechat", "poll_interval_ms", CFG_INT, "1000", true, false, "freepublish/get polling interval"},
-    {"wechat", "poll_limit", CFG_INT, "30", true, false,
+    {"wechat", "poll_limit", CFG_INT, "10", true, false,
      "freepublish/get polls before the attempt is retried later"},
     {"broadcast", "admin", CFG_STR, "127.0.0.1:9113", false, false, "admin listener address"},
     {"broadcast", "group_id", CFG_STR, "zwgk-broadcast", false, false, "consumer group"},

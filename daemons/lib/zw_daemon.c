@@ -132,6 +132,10 @@ struct zw_daemon *zw_daemon_new(const char *name, int argc, char **argv, int *ex
   if (*instance) snprintf(d->instance, sizeof d->instance, "%s", instance);
   else if (gethostname(d->instance, sizeof d->instance - 1) < 0) snprintf(d->instance, sizeof d->instance, "localhost");
   if (!(d->metrics = zw_metrics_new()) || !(d->base = event_base_new())) goto failed;
+  /* Three priorities: signals, the admin listener and HTTP take the default
+   * (1); a stage's batches run at ZW_PRIORITY_WORK (2), after whatever else is
+   * ready, so /readyz and /metrics answer between two batches. */
+  if (event_base_priority_init(d->base, 3) < 0) goto failed;
   signal(SIGPIPE, SIG_IGN);
   *exit_code = 0;
   return d;

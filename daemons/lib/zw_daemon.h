@@ -57,4 +57,8 @@ void zw_daemon_drained(struct zw_daemon *d);
 /* Seconds since the epoch with sub-second precision, for latency metrics. */
 double zw_now(void);
 
+/* The event priority of bulk work (a stage's batches): below the default
+ * priority of every other event of the daemon's loop. */
+#define ZW_PRIORITY_WORK 2
+
 #endif

@@ -17,17 +17,22 @@ struct zw_stage {
   rd_kafka_t *producer; /* NULL until init_transactions succeeded */
   int pipefd[2];
   struct event *wake, *tick;
+  struct event *more; /* a zero timeout: the next batch, after the loop polled for other events */
   char txn_id[192];
   char input_topic[256];
   const rd_kafka_message_t *current; /* message being processed, for the trace */
   double backoff_until, backoff;
   double next_due; /* when the scheduled work runs next */
   unsigned long rebalances; /* assignments changed so far */
+  double message_seconds;   /* moving average of the time one message takes */
   bool kafka_ok;
   rd_kafka_topic_partition_list_t *committed; /* offsets this stage last committed */
 };
 
 enum txn_fate { TXN_RETRY, TXN_ABORT, TXN_FATAL };
+
+/* About how long one batch may process messages before it commits. */
+#define BATCH_SECONDS 0.5
 
 static enum txn_fate txn_classify(const rd_kafka_error_t *e) {
   if (rd_kafka_error_is_fatal(e)) return TXN_FATAL;
@@ -260,6 +265,8 @@ static int process_one(struct zw_stage *st, rd_kafka_message_t *msg) {
   }
   json_decref(env);
   st->current = NULL;
+  double took = zw_now() - start;
+  st->message_seconds = st->message_seconds > 0 ? 0.8 * st->message_seconds + 0.2 * took : took;
   char label[300];
   zw_metrics_label(label, sizeof label, "topic", st->input_topic);
   zw_metrics_add(metrics(st), "zwgk_messages_in_total", label, 1);
@@ -360,8 +367,14 @@ static size_t collect_batch(struct zw_stage *st, rd_kafka_message_t **msgs, size
 
 /* Runs one transaction over the batch (which may be empty when only offsets
  * moved) and commits offsets. Returns true when it committed. */
-static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size_t n,
-                            rd_kafka_topic_partition_list_t *offsets) {
+/* Runs one transaction over the batch (which may be empty when only offsets
+ * moved) and commits offsets. Processing stops after BATCH_SECONDS — the
+ * messages left are handed back and come in the next batch — so that a slow
+ * channel never keeps a transaction open near transaction.timeout.ms nor the
+ * event loop from its other work. Sets *processed; returns true when it
+ * committed. */
+static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size_t n, size_t *processed) {
+  *processed = 0;
   rd_kafka_error_t *e = rd_kafka_begin_transaction(st->producer);
   if (e) {
     zw_warn(NULL, "begin_transaction: %s", rd_kafka_error_string(e));
@@ -370,21 +383,31 @@ static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size
     rewind_batch(st, msgs, n);
     return false;
   }
-  for (size_t i = 0; i < n; i++) {
+  double start = zw_now();
+  size_t i = 0;
+  for (; i < n; i++) {
+    if (i > 0 && zw_now() - start > BATCH_SECONDS) break;
     if (process_one(st, msgs[i]) < 0) {
       txn_failed(st, "processing", NULL, msgs, n);
       set_backoff(st);
       return false;
     }
   }
+  /* All done: commit past the transaction markers too (the consumer's
+   * position). Cut short: only past what was processed, and the rest again. */
+  rd_kafka_topic_partition_list_t *offsets = i == n ? offsets_to_commit(st, msgs, n) : batch_offsets(msgs, i);
+  if (i < n) rewind_batch(st, msgs + i, n - i); /* fetched again by the next batch */
   if (offsets->cnt > 0) e = with_retries(st, send_offsets, offsets);
   if (!e) e = with_retries(st, commit, NULL);
   if (e) {
     txn_failed(st, "commit", e, msgs, n);
     set_backoff(st);
+    rd_kafka_topic_partition_list_destroy(offsets);
     return false;
   }
   remember_committed(st, offsets);
+  rd_kafka_topic_partition_list_destroy(offsets);
+  *processed = i;
   return true;
 }
 
@@ -421,6 +444,18 @@ static void run_due(struct zw_stage *st) {
   if (st->spec.settle) st->spec.settle(st->spec.arg, committed);
 }
 
+/* Messages to take into the next transaction: kafka.batch_max, or fewer when
+ * messages are slow (an adapter waiting on a remote API), so that one batch
+ * takes about BATCH_SECONDS and the event loop — the admin listener's
+ * /readyz and /metrics, signals — gets its turn in between. */
+static size_t batch_size(const struct zw_stage *st) {
+  size_t max = (size_t)zw_config_int(zw_daemon_config(st->d), "kafka.batch_max");
+  if (max < 1) max = 1;
+  if (st->message_seconds <= 0) return max < 16 ? max : 16; /* no measurement yet: start small */
+  double fit = BATCH_SECONDS / st->message_seconds;
+  return fit < 1 ? 1 : fit < (double)max ? (size_t)fit : max;
+}
+
 static void run_batch(struct zw_stage *st) {
   if (zw_daemon_stopping(st->d) || zw_now() < st->backoff_until) return;
   char err[512];
@@ -430,20 +465,26 @@ static void run_batch(struct zw_stage *st) {
     set_backoff(st);
     return;
   }
-  size_t max = (size_t)zw_config_int(zw_daemon_config(st->d), "kafka.batch_max");
+  size_t max = batch_size(st);
   rd_kafka_message_t **msgs = calloc(max ? max : 1, sizeof *msgs);
   if (!msgs) return;
-  size_t n = collect_batch(st, msgs, max);
-  rd_kafka_topic_partition_list_t *offsets = offsets_to_commit(st, msgs, n);
-  if (offsets->cnt > 0 && run_transaction(st, msgs, n, offsets)) {
+  size_t n = collect_batch(st, msgs, max), processed = 0;
+  rd_kafka_topic_partition_list_t *offsets = n ? NULL : offsets_to_commit(st, msgs, 0);
+  /* A batch with messages, or none but a position that moved past markers. */
+  if ((n > 0 || offsets->cnt > 0) && run_transaction(st, msgs, n, &processed)) {
     st->backoff = 0;
     st->kafka_ok = true;
   }
-  rd_kafka_topic_partition_list_destroy(offsets);
+  if (offsets) rd_kafka_topic_partition_list_destroy(offsets);
   for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
   free(msgs);
   if (!zw_daemon_stopping(st->d) && zw_now() >= st->backoff_until) run_due(st);
-  if (n == max) event_active(st->wake, EV_READ, 0); /* more may be waiting */
+  if (n == max || processed < n) { /* more may be waiting */
+    /* Not event_active: libevent would run the callback again before it polls
+     * for other events, and the admin listener would starve. */
+    struct timeval now = {0, 0};
+    event_add(st->more, &now);
+  }
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg) {
@@ -452,6 +493,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg) {
   }
   run_batch(arg);
 }
+
+static void on_more(evutil_socket_t fd, short what, void *arg) { run_batch(arg); }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
   struct zw_stage *st = arg;
@@ -565,7 +608,11 @@ struct zw_stage *zw_stage_new(struct zw_daemon *d, const struct zw_stage_spec *s
   struct timeval tv = {interval / 1000, (interval % 1000) * 1000};
   st->wake = event_new(base, st->pipefd[0], EV_READ | EV_PERSIST, on_wake, st);
   st->tick = event_new(base, -1, EV_PERSIST, on_tick, st);
-  if (!st->wake || !st->tick || event_add(st->wake, NULL) < 0 || event_add(st->tick, &tv) < 0) {
+  st->more = evtimer_new(base, on_more, st);
+  if (!st->wake || !st->tick || !st->more || event_priority_set(st->wake, ZW_PRIORITY_WORK) < 0 ||
+      event_priority_set(st->tick, ZW_PRIORITY_WORK) < 0 || event_priority_set(st->more, ZW_PRIORITY_WORK) < 0 ||
+      event_add(st->wake, NULL) < 0 ||
+      event_add(st->tick, &tv) < 0) {
     snprintf(err, errlen, "cannot add stage events");
     goto failed;
   }
@@ -583,6 +630,7 @@ void zw_stage_destroy(struct zw_stage *st) {
   if (!st) return;
   if (st->wake) event_free(st->wake);
   if (st->tick) event_free(st->tick);
+  if (st->more) event_free(st->more);
   producer_stop(st);
   if (st->committed) rd_kafka_topic_partition_list_destroy(st->committed);
   if (st->consumer) rd_kafka_destroy(st->consumer);
