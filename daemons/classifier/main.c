@@ -49,13 +49,7 @@ static enum zw_outcome look_back(struct classifier *c, const json_t *env, const 
 
 /* True when doc_type is listed in classifier.privacy_hold. */
 static bool privacy_holds(struct classifier *c, const char *doc_type) {
-  const char *list = zw_config_str(zw_daemon_config(c->d), "classifier.privacy_hold");
-  size_t n = doc_type ? strlen(doc_type) : 0;
-  for (const char *p = list; n && p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-    while (*p == ' ') p++;
-    if (strncmp(p, doc_type, n) == 0 && (p[n] == ',' || p[n] == ' ' || p[n] == '\0')) return true;
-  }
-  return false;
+  return zw_privacy_doc_type_listed(zw_config_str(zw_daemon_config(c->d), "classifier.privacy_hold"), doc_type);
 }
 
 /* Screens the text for personal data: records what will be masked in the tags'

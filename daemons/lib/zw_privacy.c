@@ -618,3 +618,12 @@ json_t *zw_privacy_redactions(const struct zw_privacy_counts *counts) {
                                             "count", (json_int_t)counts->n[k]));
   return list;
 }
+
+bool zw_privacy_doc_type_listed(const char *list, const char *doc_type) {
+  size_t n = doc_type ? strlen(doc_type) : 0;
+  for (const char *p = list; n && p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+    p += strspn(p, " ");
+    if (strncmp(p, doc_type, n) == 0 && (p[n] == ',' || p[n] == ' ' || p[n] == '\0')) return true;
+  }
+  return false;
+}

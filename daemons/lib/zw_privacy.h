@@ -124,6 +124,10 @@ void zw_privacy_scan(const char *text, bool html, struct zw_privacy_counts *coun
 json_t *zw_privacy_public(const json_t *release, struct zw_privacy_counts *counts)
     __attribute__((warn_unused_result));
 
+/* True when doc_type is one of the comma-separated doc_types in list (the
+ * form of classifier.privacy_hold; blanks around the commas are allowed). */
+bool zw_privacy_doc_type_listed(const char *list, const char *doc_type);
+
 /* Returns the tags' redactions list [{kind, count}] for counts (new reference). */
 json_t *zw_privacy_redactions(const struct zw_privacy_counts *counts) __attribute__((warn_unused_result));
 

@@ -36,11 +36,19 @@ int cmd_department_add(struct ctl *ctl, int argc, char **argv);
 int cmd_department_token(struct ctl *ctl, int argc, char **argv);
 int cmd_department_revoke(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);
+int cmd_audit_verify(struct ctl *ctl, int argc, char **argv);
+int cmd_dlq_list(struct ctl *ctl, int argc, char **argv);
+int cmd_dlq_replay(struct ctl *ctl, int argc, char **argv);
+int cmd_report_timeliness(struct ctl *ctl, int argc, char **argv);
 int cmd_trace(struct ctl *ctl, int argc, char **argv);
 int cmd_review_list(struct ctl *ctl, int argc, char **argv);
 int cmd_review_show(struct ctl *ctl, int argc, char **argv);
 int cmd_review_approve(struct ctl *ctl, int argc, char **argv);
 int cmd_review_reject(struct ctl *ctl, int argc, char **argv);
+int cmd_catalog_import(struct ctl *ctl, int argc, char **argv);
+int cmd_catalog_list(struct ctl *ctl, int argc, char **argv);
+int cmd_catalog_coverage(struct ctl *ctl, int argc, char **argv);
+int cmd_catalog_reevaluate(struct ctl *ctl, int argc, char **argv);
 
 /* --- releasing a held release (cmd_review.c) --- */
 

@@ -79,6 +79,94 @@ static const struct command commands[] = {
      "OS user; --as NAME only when the configuration sets zwgkctl.allow_as.\n"},
     {"review", "reject", cmd_review_reject, "review reject RELEASE_ID --reason TEXT [--revision N] [--as NAME]",
      "refuse a held release; it is never published (audited)", NULL},
+    {"catalog", "import", cmd_catalog_import, "catalog import FILE [OPTIONS]",
+     "import a catalog file (CSV or JSON) as a new version (audited)",
+     "FILE is CSV (a header row, one item a row, lists ';'-separated) or JSON\n"
+     "({\"items\": [...], \"domains\": [...], \"rules\": [...]} or a list of items),\n"
+     "by its extension or first character; - reads standard input. The formats and\n"
+     "examples: docs/catalog.md, deploy/examples/catalog.csv and catalog.json.\n"
+     "The whole file is checked first (codes, domains, channels, departments, time\n"
+     "limits, portal columns, duplicates); every problem is printed as FILE:LINE and\n"
+     "nothing is written (exit 1). Otherwise one transaction writes a new catalog\n"
+     "version: the items in the file are added or updated (their channels, bodies and\n"
+     "portal columns replaced or created), the rules added or updated; items not in\n"
+     "the file are left as they are unless --replace is given. The difference is\n"
+     "printed (items added, changed with the fields, unchanged, deactivated). Then\n"
+     "the releases held for review as unclassified are tried again against the new\n"
+     "catalog and those that now classify are sent on (see catalog reevaluate).\n"
+     "  --note TEXT         the version's note (default: the file's \"note\")\n"
+     "  --format csv|json   the file's format, when its name does not say\n"
+     "  --replace           also deactivate the active items the file does not name\n"
+     "  --dry-run           check and show the difference, write nothing\n"
+     "  --no-reevaluate     leave the held releases alone\n"
+     "Exits 1 on any problem in the file, and when a held release could not be sent.\n"},
+    {"catalog", "list", cmd_catalog_list, "catalog list [--domain CODE] [--active|--all]",
+     "the catalog's items, their time limits, channels and bodies",
+     "Active items by default; --all adds the inactive ones. TIME LIMIT is short:\n"
+     "N wd (working days), N d (days), realtime, or the period. CHANNELS are the\n"
+     "automated ones, MANUAL the others, BODIES the number of responsible\n"
+     "departments. --json gives {\"catalog_version\", \"items\": [...]}, each item with\n"
+     "all its fields, channels, manual_channels and bodies (department codes); the\n"
+     "output can be imported again with catalog import.\n"},
+    {"catalog", "coverage", cmd_catalog_coverage, "catalog coverage [--domain CODE]",
+     "active items missing a portal column, channel or department",
+     "Every active item must have a portal column (one naming the item, or its\n"
+     "column_path), at least one channel, automated or manual, and at least one\n"
+     "responsible department. The gaps are listed; exits 1 when there are any.\n"},
+    {"catalog", "reevaluate", cmd_catalog_reevaluate, "catalog reevaluate",
+     "try the releases held as unclassified again",
+     "Each pending review row with reason unclassified is tagged again; one that the\n"
+     "catalog now classifies is sent on to zwgk.tagged (review row approved by\n"
+     "catalog-reevaluate, audited as catalog.reevaluated). Releases the classifier\n"
+     "would still hold stay held: on-request items, policies and interpretations\n"
+     "(published as pairs), privacy holds, revisions superseded by a later one.\n"
+     "catalog import does the same after each import (decided by catalog-import).\n"
+     "Exits 1 when a release could not be sent on.\n"},
+    {"audit", "verify", cmd_audit_verify, "audit verify [--anchor HASH]",
+     "walk the audit log's hash chain; name the first row altered, deleted or out of order",
+     "Reads audit_log in id order, in one snapshot, and checks each row as\n"
+     "docs/audit.md defines: its prev_hash is the previous row's hash, its hash\n"
+     "matches its content, its fields keep the rules, its time is not before the\n"
+     "previous row's. Exits 0 with the rows checked and the last hash, or 1 naming\n"
+     "the first broken row: altered (its content changed), deleted (a row missing\n"
+     "before it, or the previous row altered and re-hashed), out_of_order (rows\n"
+     "moved), truncated (see --anchor).\n"
+     "  --anchor HASH   a last hash recorded earlier: fails unless a row still has\n"
+     "                  it, which detects rows deleted from the end of the log\n"},
+    {"dlq", "list", cmd_dlq_list, "dlq list [--since WHEN] [--limit N] [--release ID] [--pending]",
+     "dead letters on zwgk.dlq, oldest first, and whether they were replayed",
+     "Reads the DLQ topic (kafka.topic_prefix + \"dlq\") read_committed from the\n"
+     "beginning. ID is PARTITION:OFFSET on that topic, what dlq replay takes. --json\n"
+     "gives each whole dead letter (error, source, original, release) and its replays.\n"
+     "  --since WHEN   from a date (China Standard Time), an RFC 3339 time or an age\n"
+     "                 (7d, 12h, 30m)\n"
+     "  --limit N      only the newest N\n"
+     "  --release ID   only the release's dead letters\n"
+     "  --pending      only those not replayed yet\n"},
+    {"dlq", "replay", cmd_dlq_replay, "dlq replay ID|--all [--force]",
+     "put dead letters' originals back on their stage's input topic (audited)",
+     "Sends the original, byte for byte, to the topic it came from (an adapter's\n"
+     "delivery that ran out of attempts, source \"schedule\": to zwgk.channel.<channel>,\n"
+     "after its failed deliveries row is reset to pending), keyed by release_id, with\n"
+     "a new span in the release's trace, and waits for Kafka's acknowledgement; then\n"
+     "records the replay in dlq_replays and the audit log (dlq.replay). Fix the cause\n"
+     "first: the stage processes the original as it did before.\n"
+     "  --all     every entry not replayed yet (poison entries are skipped)\n"
+     "  --force   replay an entry replayed before, or a poison entry (its original is\n"
+     "            not a valid envelope, so it would only be dead-lettered again)\n"},
+    {"report", "timeliness", cmd_report_timeliness,
+     "report timeliness [--from D] [--to D] [--department CODE] [--csv]",
+     "on-time rate against due_by per department and domain; overdue releases",
+     "Releases whose first revision (a publish, not an on-request item) zwgk received\n"
+     "from --from to --to (China Standard Time; default the month of --to, --to\n"
+     "today). On time: first delivered on any channel on or before tags.due_by;\n"
+     "overdue: delivered later, or not yet and due_by has passed; pending: not yet\n"
+     "and still within the limit. Rate = on time / (on time + overdue). The overdue\n"
+     "releases are listed with their lateness in working days. See docs/reports.md.\n"
+     "  --from D, --to D    the period, YYYY-MM-DD\n"
+     "  --department CODE   one department only\n"
+     "  --csv               one row per release (RFC 4180, UTF-8, header row) for\n"
+     "                      the performance assessment\n"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
