@@ -59,40 +59,120 @@ static bool safe_url(const char *url, bool allow_mailto) {
          (allow_mailto && n == 6 && strncasecmp(url, "mailto", 6) == 0);
 }
 
-static void sanitize_children(FILE *out, xmlNode *node);
+/* Where in the output an element would land: the nearest element written
+ * (NULL at the top) and whether a link encloses it. */
+struct place {
+  const char *parent;
+  bool in_link;
+};
 
-static void sanitize_element(FILE *out, xmlNode *node) {
+static void sanitize_children(FILE *out, xmlNode *node, struct place at);
+
+/* True when name may stand where `at` is: list items only in lists, rows and
+ * cells only in tables, row groups only in tables, no link inside a link — so
+ * that the result is valid HTML whatever the release sent. */
+static bool fits(const char *name, struct place at) {
+  const char *parent = at.parent ? at.parent : "";
+  if (strcmp(name, "li") == 0) return strcmp(parent, "ul") == 0 || strcmp(parent, "ol") == 0;
+  if (strcmp(name, "thead") == 0 || strcmp(name, "tbody") == 0) return strcmp(parent, "table") == 0;
+  if (strcmp(name, "tr") == 0)
+    return strcmp(parent, "table") == 0 || strcmp(parent, "thead") == 0 || strcmp(parent, "tbody") == 0;
+  if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0)
+    return listed(parent, (const char *const[]){"tr", "table", "thead", "tbody", NULL});
+  if (strcmp(name, "a") == 0) return !at.in_link;
+  return true;
+}
+
+/* True inside elements that hold only other elements (rows, cells, items). */
+static bool holds_elements_only(const char *parent) {
+  return parent && (listed(parent, (const char *const[]){"table", "thead", "tbody", "tr", "ul", "ol", NULL}));
+}
+
+/* Writes a number attribute (colspan, rowspan) when it is 1 to 3 digits. */
+static void number_attribute(FILE *out, xmlNode *node, const char *attr) {
+  xmlChar *value = xmlGetProp(node, (const xmlChar *)attr);
+  size_t n = value ? strlen((const char *)value) : 0;
+  if (n > 0 && n <= 3 && strspn((const char *)value, "0123456789") == n && atoi((const char *)value) > 0)
+    fprintf(out, " %s=\"%d\"", attr, atoi((const char *)value));
+  xmlFree(value);
+}
+
+static void url_attribute(FILE *out, xmlNode *node, const char *attr, bool allow_mailto) {
+  xmlChar *value = xmlGetProp(node, (const xmlChar *)attr);
+  if (value && safe_url((const char *)value, allow_mailto)) {
+    fprintf(out, " %s=\"", attr);
+    zw_html_escape(out, (const char *)value);
+    fputc('"', out);
+  }
+  xmlFree(value);
+}
+
+static void sanitize_element(FILE *out, xmlNode *node, struct place at) {
   const char *name = (const char *)node->name;
   if (listed(name, dropped)) return;
-  if (!listed(name, allowed)) {
-    sanitize_children(out, node);
+  if (!listed(name, allowed) || !fits(name, at)) {
+    sanitize_children(out, node, at); /* unwrapped: its text stays */
     return;
   }
+  /* Block content straight inside a list becomes a list item of its own; a
+   * cell straight inside a table gets its row. */
+  const char *wrap = NULL;
+  if (at.parent && (strcmp(at.parent, "ul") == 0 || strcmp(at.parent, "ol") == 0) && strcmp(name, "li") != 0)
+    wrap = "li";
+  else if (at.parent && (strcmp(name, "td") == 0 || strcmp(name, "th") == 0) &&
+           listed(at.parent, (const char *const[]){"table", "thead", "tbody", NULL}))
+    wrap = "tr";
+  if (wrap) fprintf(out, "<%s>", wrap);
   fprintf(out, "<%s", name);
-  const char *attr = strcmp(name, "a") == 0 ? "href" : strcmp(name, "img") == 0 ? "src" : NULL;
-  if (attr) {
-    xmlChar *value = xmlGetProp(node, (const xmlChar *)attr);
-    if (value && safe_url((const char *)value, attr[0] == 'h')) {
-      fprintf(out, " %s=\"", attr);
-      zw_html_escape(out, (const char *)value);
-      fputc('"', out);
-    }
-    xmlFree(value);
+  if (strcmp(name, "a") == 0) url_attribute(out, node, "href", true);
+  if (strcmp(name, "img") == 0) {
+    url_attribute(out, node, "src", false);
+    xmlChar *alt = xmlGetProp(node, (const xmlChar *)"alt");
+    fputs(" alt=\"", out); /* required: empty when the release gave none */
+    zw_html_escape(out, alt ? (const char *)alt : "");
+    fputc('"', out);
+    xmlFree(alt);
+  }
+  if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0) {
+    number_attribute(out, node, "colspan");
+    number_attribute(out, node, "rowspan");
   }
   fputc('>', out);
-  if (strcmp(name, "br") == 0 || strcmp(name, "img") == 0) return;
-  sanitize_children(out, node);
-  fprintf(out, "</%s>", name);
+  if (strcmp(name, "br") != 0 && strcmp(name, "img") != 0) {
+    struct place inside = {name, at.in_link || strcmp(name, "a") == 0};
+    sanitize_children(out, node, inside);
+    fprintf(out, "</%s>", name);
+  }
+  if (wrap) fprintf(out, "</%s>", wrap);
 }
 
-static void sanitize_children(FILE *out, xmlNode *node) {
+/* True when s is only white space. */
+static bool blank(const char *s) {
+  for (; *s; s++)
+    if (!isspace((unsigned char)*s)) return false;
+  return true;
+}
+
+static void sanitize_children(FILE *out, xmlNode *node, struct place at) {
   for (xmlNode *child = node->children; child; child = child->next) {
-    if (child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE)
-      zw_html_escape(out, (const char *)child->content);
-    else if (child->type == XML_ELEMENT_NODE)
-      sanitize_element(out, child);
+    if (child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE) {
+      const char *text = (const char *)child->content;
+      /* Text between rows or items has no place in valid HTML: a list gets it
+       * as an item of its own, a table drops it (it is not part of a cell). */
+      if (!holds_elements_only(at.parent) || blank(text)) {
+        zw_html_escape(out, text);
+      } else if (strcmp(at.parent, "ul") == 0 || strcmp(at.parent, "ol") == 0) {
+        fputs("<li>", out);
+        zw_html_escape(out, text);
+        fputs("</li>", out);
+      }
+    } else if (child->type == XML_ELEMENT_NODE) {
+      sanitize_element(out, child, at);
+    }
   }
 }
+
+static void sanitize_body(FILE *out, xmlNode *body) { sanitize_children(out, body, (struct place){NULL, false}); }
 
 static xmlNode *find_body(xmlNode *node) {
   for (; node; node = node->next) {
@@ -123,7 +203,7 @@ static char *with_parsed(const char *html, void (*fn)(FILE *, xmlNode *)) {
   return text;
 }
 
-char *zw_html_sanitize(const char *html) { return with_parsed(html, sanitize_children); }
+char *zw_html_sanitize(const char *html) { return with_parsed(html, sanitize_body); }
 
 static void text_children(FILE *out, xmlNode *node) {
   for (xmlNode *child = node->children; child; child = child->next) {

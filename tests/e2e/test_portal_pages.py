@@ -50,6 +50,18 @@ LONG_BODY = (
 )
 
 
+# What department systems really send now and then: markup in the wrong
+# place. The sanitiser must still produce a valid page.
+MALFORMED_BODY = (
+    "<p>图示：<img src=\"/img/budget.png\" onerror=\"alert(1)\"></p>"
+    "<li>孤立的列表项</li><td>孤立的单元格</td>"
+    "<ul><p>列表里的段落</p>文字<li>正常的条目</li></ul>"
+    "<table>表格里的文字<td>缺少行的单元格</td></table>"
+    "<p><a href=\"/a\">外层<a href=\"/b\">内层</a></a></p>"
+    "<div><section><p>未列入白名单的容器</p></section></div>"
+)
+
+
 def new_release(**fields):
     """A valid publish release of department demo (catalog item czyjs-001) with
     a fresh source_id: conftest's make_release, which is per test while the
@@ -86,12 +98,15 @@ def pages(stack, token, post_release, release_id, wait_http, tmp_path_factory):
     village = new_release(region_code=VILLAGE, title="前屯村2025年第三季度村务收支公开 " + normal["source_id"][-8:])
     revised = new_release(title="预算公开（将更正） " + normal["source_id"][-8:])
     withdrawn = new_release(title="预算公开（将撤回） " + normal["source_id"][-8:])
+    malformed = new_release(title="格式不规范的正文 " + normal["source_id"][-8:], body=MALFORMED_BODY)
     rids = {}
-    for name, release in (("normal", normal), ("village", village), ("revised", revised), ("withdrawn", withdrawn)):
+    sent = (("normal", normal), ("village", village), ("revised", revised), ("withdrawn", withdrawn),
+            ("malformed", malformed))
+    for name, release in sent:
         response = post_release(release, demo)
         assert response.status_code == 202, response.text
         rids[name] = release_id("demo", release["source_id"])
-    for name, release in (("normal", normal), ("village", village), ("revised", revised), ("withdrawn", withdrawn)):
+    for name, release in sent:
         wait_http(article_url(stack, rids[name]), 200, timeout=90, contains=release["title"])
 
     update = dict(revised, revision=2, action="update", title=revised["title"] + "（更正）")
@@ -104,6 +119,7 @@ def pages(stack, token, post_release, release_id, wait_http, tmp_path_factory):
     base = f"{stack.portal_url}/zwgk"
     waits = {
         "article": (article_url(stack, rids["normal"]), 200, "收支预算总表"),
+        "malformed-article": (article_url(stack, rids["malformed"]), 200, "缺少行的单元格"),
         "revised-article": (article_url(stack, rids["revised"]), 200, "修订记录"),
         "gone-410": (article_url(stack, rids["withdrawn"]), 410, "撤回"),
         "column": (f"{base}/{COLUMN}/index.html", 200, rids["normal"]),
@@ -125,7 +141,8 @@ def pages(stack, token, post_release, release_id, wait_http, tmp_path_factory):
     return found
 
 
-HTML_KINDS = ("article", "revised-article", "gone-410", "column", "village", "index", "hdjl", "zxbs")
+HTML_KINDS = ("article", "malformed-article", "revised-article", "gone-410", "column", "village", "index", "hdjl",
+              "zxbs")
 
 
 @pytest.fixture(scope="module")
