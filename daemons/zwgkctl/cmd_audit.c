@@ -54,27 +54,6 @@ struct walk {
 
 /* --- terminal ---------------------------------------------------------------- */
 
-/* Colour only for people at a terminal, and not when NO_COLOR is set. */
-static bool use_colour(FILE *f) {
-  const char *term = getenv("TERM");
-  return isatty(fileno(f)) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
-}
-
-/* Redraws the progress bar on stderr (only a terminal gets one); done clears it. */
-static void progress(const char *what, long long done, long long total, bool finished) {
-  if (!isatty(STDERR_FILENO)) return;
-  if (finished) {
-    fputs("\r\033[K", stderr);
-    return;
-  }
-  int width = 30, filled = total > 0 ? (int)(done * width / total) : width;
-  if (filled > width) filled = width;
-  fprintf(stderr, "\r%s [%.*s%*s] %3d%% %lld/%lld", what, filled,
-          "##############################", width - filled, "",
-          total > 0 ? (int)(done * 100 / total) : 100, done, total);
-  fflush(stderr);
-}
-
 /* --- the checks -------------------------------------------------------------- */
 
 static bool plain_field(const char *s) { return *s && !strchr(s, '|'); }
@@ -185,7 +164,7 @@ static int walk_chain(struct ctl *ctl, struct walk *w, char *err, size_t errlen)
     for (int r = 0; r < n && rc == 0 && !w->broken; r++) rc = check_row(ctl, w, res, r, err, errlen);
     PQclear(res);
     if (rc < 0) return -1;
-    progress("audit verify", w->checked, w->total, false);
+    ctl_progress("audit verify", w->checked, w->total, false);
     if (n < FETCH_ROWS || w->broken) break;
   }
   if (!w->broken && w->anchor && !w->anchor_found)
@@ -219,7 +198,7 @@ static json_t *result_json(const struct walk *w) {
 }
 
 static void print_result(const struct walk *w) {
-  bool colour = use_colour(stdout);
+  bool colour = ctl_colour(stdout);
   const char *on = colour ? (w->broken ? "\033[1;31m" : "\033[1;32m") : "", *off = colour ? "\033[0m" : "";
   if (w->broken) {
     printf("%sBROKEN%s at row %lld (%s)\n%s\n", on, off, w->id, w->problem, w->message);
@@ -257,7 +236,7 @@ int cmd_audit_verify(struct ctl *ctl, int argc, char **argv) {
                 sizeof err) < 0)
     return ctl_fail("audit verify: %s", err);
   int rc = walk_chain(ctl, &w, err, sizeof err);
-  progress("audit verify", 0, 0, true);
+  ctl_progress("audit verify", 0, 0, true);
   ctl_rollback(ctl); /* read only: nothing to keep */
   if (rc < 0) return ctl_fail("audit verify: %s", err);
   if (ctl->json) {

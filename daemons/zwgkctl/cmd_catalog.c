@@ -15,23 +15,6 @@
 
 /* --- helpers ------------------------------------------------------------------ */
 
-bool catalog_colour(FILE *f) {
-  const char *term = getenv("TERM");
-  return isatty(fileno(f)) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
-}
-
-bool catalog_take_flag(int *argc, char **argv, const char *flag) {
-  bool found = false;
-  int kept = 0, i = 0;
-  for (; i < *argc && strcmp(argv[i], "--") != 0; i++) {
-    if (strcmp(argv[i], flag) == 0) found = true;
-    else argv[kept++] = argv[i];
-  }
-  for (; i < *argc; i++) argv[kept++] = argv[i];
-  *argc = kept;
-  return found;
-}
-
 bool catalog_in_set(const char *value, const char *const *set) {
   for (; value && *set; set++)
     if (strcmp(value, *set) == 0) return true;
@@ -83,17 +66,11 @@ void catalog_progress_step(struct catalog_progress *p) {
   int pct = (int)(++p->done * 100 / p->total);
   if (pct == p->shown) return;
   p->shown = pct;
-  char bar[31];
-  int full = pct * 30 / 100;
-  memset(bar, '#', (size_t)full);
-  memset(bar + full, '.', (size_t)(30 - full));
-  bar[30] = '\0';
-  fprintf(stderr, "\r%-14s [%s] %zu/%zu", p->label, bar, p->done, p->total);
-  fflush(stderr);
+  ctl_progress(p->label, (long long)p->done, (long long)p->total, false);
 }
 
 void catalog_progress_end(struct catalog_progress *p) {
-  if (p->on) fputs("\r\033[K", stderr);
+  if (p->on) ctl_progress(p->label, 0, 0, true);
   p->on = false;
 }
 
@@ -196,7 +173,7 @@ int cmd_catalog_list(struct ctl *ctl, int argc, char **argv) {
   static const char *const options[] = {"--domain", NULL};
   struct ctl_args args;
   char err[1024];
-  bool all = catalog_take_flag(&argc, argv, "--all"), active = catalog_take_flag(&argc, argv, "--active");
+  bool all = ctl_take_flag(&argc, argv, "--all"), active = ctl_take_flag(&argc, argv, "--active");
   if (ctl_parse_args(argc, argv, options, 0, 0, &args) < 0) return CTL_USAGE;
   if (all && active) {
     ctl_fail("--active and --all exclude each other");
@@ -268,7 +245,7 @@ static json_t *coverage(const json_t *rows) {
 static int print_coverage(const json_t *cov) {
   json_int_t total = json_integer_value(json_object_get(cov, "active_items"));
   json_t *gaps = json_object_get(cov, "gaps"), *gap, *m;
-  bool colour = catalog_colour(stdout);
+  bool colour = ctl_colour(stdout);
   printf("%lld active items: %lld covered, %s%zu with gaps%s (%lld with an automated channel, %lld manual only)\n",
          (long long)total, (long long)json_integer_value(json_object_get(cov, "covered")),
          colour && json_array_size(gaps) ? "\033[31m" : "", json_array_size(gaps),
@@ -440,7 +417,7 @@ json_t *catalog_reevaluation_json(const struct catalog_reevaluation *re) {
 /* A summary line, then a table of what changed: released, failed, or held for
  * a reason other than still matching no rule. */
 void catalog_reevaluation_print(const struct catalog_reevaluation *re) {
-  bool colour = catalog_colour(stdout);
+  bool colour = ctl_colour(stdout);
   if (!re->tried) {
     printf("no releases are held as unclassified\n");
     return;

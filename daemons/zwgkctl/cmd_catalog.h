@@ -13,13 +13,6 @@
 
 /* --- helpers (cmd_catalog.c) --- */
 
-/* True when output to f may be coloured: a terminal, NO_COLOR unset, TERM not "dumb". */
-bool catalog_colour(FILE *f);
-
-/* Removes the value-less flag (e.g. "--replace") from argv, up to "--";
- * true when it was there. ctl_parse_args takes only options with values. */
-bool catalog_take_flag(int *argc, char **argv, const char *flag);
-
 /* True when value (may be NULL: false) is one of the NULL-terminated set. */
 bool catalog_in_set(const char *value, const char *const *set);
 

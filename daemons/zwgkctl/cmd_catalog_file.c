@@ -56,7 +56,7 @@ out:
 }
 
 void catalog_print_problems(const struct catalog_problems *pr) {
-  bool colour = catalog_colour(stderr);
+  bool colour = ctl_colour(stderr);
   size_t i;
   json_t *p;
   json_array_foreach(pr->list, i, p) {

@@ -732,7 +732,7 @@ static void add_rows(struct ctl_table *t, const json_t *entries, const char *cha
 }
 
 static int print_diff(const struct import *im) {
-  bool colour = catalog_colour(stdout);
+  bool colour = ctl_colour(stdout);
   const char *on = colour ? "\033[1m" : "", *off = colour ? "\033[0m" : "";
   printf("%s%scatalog version %d%s from %s: %zu added, %zu changed, %zu unchanged, %zu deactivated\n",
          im->dry_run ? "dry run, nothing written: " : "", on, im->version, off, im->source_name,
@@ -826,9 +826,9 @@ int cmd_catalog_import(struct ctl *ctl, int argc, char **argv) {
   struct import im = {0};
   struct catalog_reevaluation re = {0};
   char err[1024];
-  im.replace = catalog_take_flag(&argc, argv, "--replace");
-  im.dry_run = catalog_take_flag(&argc, argv, "--dry-run");
-  bool reevaluate = !catalog_take_flag(&argc, argv, "--no-reevaluate") && !im.dry_run;
+  im.replace = ctl_take_flag(&argc, argv, "--replace");
+  im.dry_run = ctl_take_flag(&argc, argv, "--dry-run");
+  bool reevaluate = !ctl_take_flag(&argc, argv, "--no-reevaluate") && !im.dry_run;
   if (ctl_parse_args(argc, argv, options, 1, 1, &args) < 0) return CTL_USAGE;
   if (args.option[1] && !catalog_in_set(args.option[1], (const char *const[]){"csv", "json", NULL})) {
     ctl_fail("--format is csv or json, not '%s'", args.option[1]);

@@ -58,38 +58,6 @@ static const char restore_delivery_sql[] =
 
 /* --- small helpers ------------------------------------------------------------ */
 
-/* Removes the flag (e.g. "--force") from argv before "--"; true if it was there. */
-static bool take_flag(int *argc, char **argv, const char *flag) {
-  bool found = false;
-  int kept = 0, i = 0;
-  for (; i < *argc && strcmp(argv[i], "--") != 0; i++) {
-    if (strcmp(argv[i], flag) == 0) found = true;
-    else argv[kept++] = argv[i];
-  }
-  for (; i < *argc; i++) argv[kept++] = argv[i];
-  *argc = kept;
-  return found;
-}
-
-/* Colour only for people at a terminal, and not when NO_COLOR is set. */
-static bool use_colour(FILE *f) {
-  const char *term = getenv("TERM");
-  return isatty(fileno(f)) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
-}
-
-/* Redraws the progress bar on stderr (only a terminal gets one); finished clears it. */
-static void progress(const char *what, long done, long total, bool finished) {
-  if (!isatty(STDERR_FILENO)) return;
-  if (finished) {
-    fputs("\r\033[K", stderr);
-    return;
-  }
-  int width = 30, filled = total > 0 ? (int)(done * width / total) : width;
-  fprintf(stderr, "\r%s [%.*s%*s] %3d%% %ld/%ld", what, filled, "##############################",
-          width - filled, "", total > 0 ? (int)(done * 100 / total) : 100, done, total);
-  fflush(stderr);
-}
-
 static const char *member_str(const json_t *object, const char *name) {
   return json_string_value(json_object_get(object, name));
 }
@@ -436,7 +404,7 @@ static int print_entries(const json_t *entries, bool replays_known) {
   }
   if (rc == CTL_OK && json_array_size(entries)) ctl_table_print(t, stdout);
   ctl_table_destroy(t);
-  bool colour = use_colour(stdout) && waiting > 0;
+  bool colour = ctl_colour(stdout) && waiting > 0;
   printf("%zu dead letter%s, %s%zu not replayed%s\n", json_array_size(entries),
          json_array_size(entries) == 1 ? "" : "s", colour ? "\033[1;33m" : "", waiting, colour ? "\033[0m" : "");
   return rc;
@@ -460,7 +428,7 @@ int cmd_dlq_list(struct ctl *ctl, int argc, char **argv) {
   char err[1024], topic[256], *end = NULL;
   int64_t since = 0;
   long limit = 0;
-  bool pending = take_flag(&argc, argv, "--pending");
+  bool pending = ctl_take_flag(&argc, argv, "--pending");
   if (ctl_parse_args(argc, argv, options, 0, 0, &args) < 0) return CTL_USAGE;
   if (args.option[0] && parse_since(args.option[0], &since) < 0) {
     fprintf(stderr, "zwgkctl: --since wants a date, an RFC 3339 date-time or an age like 7d, 12h, 30m\n");
@@ -918,7 +886,7 @@ static void replay_entries(struct ctl *ctl, rd_kafka_t *rk, const char *topic, c
   json_array_foreach(entries, i, entry) {
     struct plan p;
     char err[1024];
-    progress("dlq replay", (long)i, (long)total, false);
+    ctl_progress("dlq replay", (long)i, (long)total, false);
     if (json_object_get(json_object_get(entry, "replayed"), "count")) continue;
     enum plan_result planned = plan_replay(ctl, topic, entry, force, &p, err, sizeof err);
     bool forced = planned == PLAN_OK && force && strcmp(p.kind, "poison") == 0;
@@ -932,7 +900,7 @@ static void replay_entries(struct ctl *ctl, rd_kafka_t *rk, const char *topic, c
     }
     plan_done(&p);
   }
-  progress("dlq replay", 0, 0, true);
+  ctl_progress("dlq replay", 0, 0, true);
 }
 
 static int print_tally(const struct tally *t) {
@@ -943,7 +911,7 @@ static int print_tally(const struct tally *t) {
            member_str(row, "target_topic"), (int)member_int(row, "target_partition"),
            (long long)member_int(row, "target_offset"));
   json_array_foreach(t->skipped, i, row) printf("skipped %s\n", member_str(row, "reason"));
-  bool colour = use_colour(stdout) && json_array_size(t->failed) > 0;
+  bool colour = ctl_colour(stdout) && json_array_size(t->failed) > 0;
   printf("%zu replayed, %zu skipped, %s%zu failed%s\n", json_array_size(t->replayed), json_array_size(t->skipped),
          colour ? "\033[1;31m" : "", json_array_size(t->failed), colour ? "\033[0m" : "");
   return CTL_OK;
@@ -989,7 +957,7 @@ out:
 int cmd_dlq_replay(struct ctl *ctl, int argc, char **argv) {
   struct ctl_args args;
   char topic[256];
-  bool force = take_flag(&argc, argv, "--force"), all = take_flag(&argc, argv, "--all");
+  bool force = ctl_take_flag(&argc, argv, "--force"), all = ctl_take_flag(&argc, argv, "--all");
   if (ctl_parse_args(argc, argv, NULL, all ? 0 : 1, all ? 0 : 1, &args) < 0) return CTL_USAGE;
   zw_kafka_topic(ctl->cfg, "dlq", topic, sizeof topic);
   return all ? replay_all(ctl, topic, force) : replay_one(ctl, topic, args.positional[0], force);

@@ -104,25 +104,6 @@ struct query {
 
 /* --- small helpers ------------------------------------------------------------ */
 
-/* Removes the flag (e.g. "--csv") from argv before "--"; true if it was there. */
-static bool take_flag(int *argc, char **argv, const char *flag) {
-  bool found = false;
-  int kept = 0, i = 0;
-  for (; i < *argc && strcmp(argv[i], "--") != 0; i++) {
-    if (strcmp(argv[i], flag) == 0) found = true;
-    else argv[kept++] = argv[i];
-  }
-  for (; i < *argc; i++) argv[kept++] = argv[i];
-  *argc = kept;
-  return found;
-}
-
-/* Colour only for people at a terminal, and not when NO_COLOR is set. */
-static bool use_colour(FILE *f) {
-  const char *term = getenv("TERM");
-  return isatty(fileno(f)) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
-}
-
 /* True for a real calendar date written YYYY-MM-DD. */
 static bool is_date(const char *s) {
   static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -327,7 +308,7 @@ static int print_counts(const PGresult *res, bool by_department) {
 
 static int print_overdue(const PGresult *res) {
   static const char *const headers[] = {"RELEASE", "DEPARTMENT", "ITEM", "DUE BY", "DELIVERED", "LATE"};
-  bool colour = use_colour(stdout) && PQntuples(res) > 0;
+  bool colour = ctl_colour(stdout) && PQntuples(res) > 0;
   printf("\n%sOverdue releases: %d%s\n", colour ? "\033[1;31m" : "", PQntuples(res), colour ? "\033[0m" : "");
   if (!PQntuples(res)) return 0;
   struct ctl_table *t = ctl_table_new(6, headers);
@@ -366,7 +347,7 @@ int cmd_report_timeliness(struct ctl *ctl, int argc, char **argv) {
   struct ctl_args args;
   struct query q = {.department = NULL};
   char err[1024];
-  bool csv = take_flag(&argc, argv, "--csv");
+  bool csv = ctl_take_flag(&argc, argv, "--csv");
   if (ctl_parse_args(argc, argv, options, 0, 0, &args) < 0) return CTL_USAGE;
   for (int i = 0; i < 2; i++)
     if (args.option[i] && !is_date(args.option[i])) {

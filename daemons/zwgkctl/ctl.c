@@ -1,5 +1,7 @@
 /* ctl — argument parsing, failure messages, JSON output and the PostgreSQL
  * session shared by zwgkctl's commands. */
+#include <unistd.h>
+
 #include "ctl.h"
 
 #include <stdarg.h>
@@ -139,4 +141,34 @@ int ctl_commit(struct ctl *ctl, char *err, size_t errlen) {
 void ctl_rollback(struct ctl *ctl) {
   char ignored[256];
   if (ctl->pg) (void)run_plain(ctl, "ROLLBACK", ignored, sizeof ignored);
+}
+
+bool ctl_take_flag(int *argc, char **argv, const char *flag) {
+  bool found = false;
+  int kept = 0, i = 0;
+  for (; i < *argc && strcmp(argv[i], "--") != 0; i++) {
+    if (strcmp(argv[i], flag) == 0) found = true;
+    else argv[kept++] = argv[i];
+  }
+  for (; i < *argc; i++) argv[kept++] = argv[i];
+  *argc = kept;
+  return found;
+}
+
+bool ctl_colour(FILE *f) {
+  const char *term = getenv("TERM");
+  return isatty(fileno(f)) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
+}
+
+void ctl_progress(const char *what, long long done, long long total, bool finished) {
+  if (!isatty(STDERR_FILENO)) return;
+  if (finished) {
+    fputs("\r\033[K", stderr);
+    return;
+  }
+  int width = 30, filled = total > 0 ? (int)(done * width / total) : width;
+  if (filled > width) filled = width;
+  fprintf(stderr, "\r%s [%.*s%*s] %3d%% %lld/%lld", what, filled, "##############################", width - filled, "",
+          total > 0 ? (int)(done * 100 / total) : 100, done, total);
+  fflush(stderr);
 }

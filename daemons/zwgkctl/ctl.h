@@ -85,7 +85,18 @@ struct ctl_args {
 int ctl_parse_args(int argc, char **argv, const char *const *options, int min, int max,
                    struct ctl_args *args) __attribute__((warn_unused_result));
 
+/* Removes the flag (e.g. "--force") from argv before "--", adjusting *argc;
+ * true if it was there. For flags without a value, before ctl_parse_args. */
+bool ctl_take_flag(int *argc, char **argv, const char *flag);
+
 /* --- failures and output (ctl.c) --- */
+
+/* True when output to f may be coloured: a terminal, NO_COLOR unset, TERM not dumb. */
+bool ctl_colour(FILE *f);
+
+/* Redraws a one-line progress bar "what [####   ] 42% done/total" on stderr
+ * when stderr is a terminal (nothing otherwise); finished clears the line. */
+void ctl_progress(const char *what, long long done, long long total, bool finished);
 
 /* Writes "zwgkctl: <message>" and a newline to stderr; returns CTL_FAILED. */
 int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
