@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "zw_html.h"
+#include "zw_static.h"
 
 #define E(out, s) zw_html_escape(out, s)
 
@@ -22,44 +23,9 @@ bool site_column_valid(const char *column) {
   return true;
 }
 
-static int make_dirs(char *path) {
-  for (char *p = path + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    int rc = mkdir(path, 0755);
-    *p = '/';
-    if (rc < 0 && errno != EEXIST) return -1;
-  }
-  return 0;
-}
-
 int site_write(const struct site *s, const char *relpath, const char *content, size_t len, char *err,
                size_t errlen) {
-  char path[1024], tmp[1100];
-  snprintf(path, sizeof path, "%s/%s", s->docroot, relpath);
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-  if (make_dirs(path) < 0) {
-    snprintf(err, errlen, "mkdir for %s: %s", path, strerror(errno));
-    return -1;
-  }
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) {
-    snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-    return -1;
-  }
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = write(fd, content + done, len - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    done += (size_t)n;
-  }
-  int rc = done == len && fsync(fd) == 0 ? 0 : -1;
-  close(fd);
-  if (rc == 0 && rename(tmp, path) == 0) return 0;
-  snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
-  unlink(tmp);
-  return -1;
+  return zw_static_write(s->docroot, relpath, content, len, err, errlen);
 }
 
 /* Writes the page head: doctype, title, the section's navigation. */
