@@ -19,6 +19,7 @@ static const char items_sql[] =
     "  'code', i.code, 'domain', d.name, 'item_l1', i.item_l1, 'item_l2', i.item_l2, "
     "  'column', i.column_path, 'audience', i.audience, 'mode', i.mode, 'level', i.level, "
     "  'time_limit_kind', i.time_limit_kind, 'time_limit_days', coalesce(i.time_limit_days, 0), "
+    "  'period', i.period, "
     "  'channels', coalesce((SELECT json_agg(c.channel ORDER BY c.channel) FROM catalog_item_channels c "
     "      JOIN channels ch ON ch.code = c.channel WHERE c.item_code = i.code AND ch.automated), '[]'), "
     "  'manual_channels', coalesce((SELECT json_agg(c.channel ORDER BY c.channel) FROM catalog_item_channels c "

@@ -13,12 +13,20 @@ static enum zw_outcome query_failed(bool transient, const char *what, const char
   return transient ? ZW_RETRY : ZW_FAIL;
 }
 
-/* The deadline: formed_at's date in China Standard Time plus the item's limit. */
+/* The deadline: formed_at's date in China Standard Time plus the item's
+ * limit — working days from the calendar, calendar days, the next working day
+ * for real-time items, and for periodic items 15 days after the end of the
+ * month, quarter or year the release was formed in (the catalog's usual
+ * "每月终了后15日内"; docs/catalog.md). Computed once, then compared. */
 static const char due_sql[] =
     "WITH f AS (SELECT (($1::timestamptz) AT TIME ZONE 'Asia/Shanghai')::date AS day), "
-    "d AS MATERIALIZED (" /* computed once, compared below */
+    "d AS MATERIALIZED ("
     "  SELECT CASE $2 WHEN 'days' THEN f.day + $3::int "
     "                 WHEN 'realtime' THEN zw_add_working_days(f.day, 1) "
+    "                 WHEN 'periodic' THEN (date_trunc(CASE $4 WHEN 'monthly' THEN 'month' "
+    "                     WHEN 'quarterly' THEN 'quarter' ELSE 'year' END, f.day) "
+    "                   + CASE $4 WHEN 'monthly' THEN interval '1 month' "
+    "                     WHEN 'quarterly' THEN interval '3 months' ELSE interval '1 year' END)::date + 14 "
     "                 ELSE zw_add_working_days(f.day, CASE WHEN $3::int > 0 THEN $3::int ELSE 20 END) "
     "         END AS due FROM f) "
     "SELECT due::text, (now() AT TIME ZONE 'Asia/Shanghai')::date > due FROM d";
@@ -28,10 +36,11 @@ static enum zw_outcome add_deadline(struct zw_pg *pg, const json_t *release, con
   char days[16];
   snprintf(days, sizeof days, "%lld", (long long)json_integer_value(json_object_get(item, "time_limit_days")));
   const char *params[] = {json_string_value(json_object_get(release, "formed_at")),
-                          json_string_value(json_object_get(item, "time_limit_kind")), days};
+                          json_string_value(json_object_get(item, "time_limit_kind")), days,
+                          json_string_value(json_object_get(item, "period"))};
   char pgerr[512];
   bool transient;
-  PGresult *res = zw_pg_exec(pg, due_sql, 3, params, &transient, pgerr, sizeof pgerr);
+  PGresult *res = zw_pg_exec(pg, due_sql, 4, params, &transient, pgerr, sizeof pgerr);
   if (!res) return query_failed(transient, "deadline", pgerr, err, errlen);
   json_object_set_new(tags, "due_by", json_string(PQgetvalue(res, 0, 0)));
   json_object_set_new(tags, "late", json_boolean(strcmp(PQgetvalue(res, 0, 1), "t") == 0));

@@ -56,20 +56,24 @@ def test_tags_record_the_catalog_version(
         "SELECT catalog_version FROM release_revisions WHERE release_id = :'p1'", rid) == [[version]])
 
 
-@pytest.mark.parametrize("formed_at, due_by", [
+@pytest.mark.parametrize("formed_at, due_by, item", [
+    # Periodic items: 15 days after the end of the month (czyjs-004, 按月公开
+    # 每月终了后15日内) or quarter (bzxzf-004, 按季度公开) the release covers.
+    ("2026-11-10T09:00:00+08:00", "2026-12-15", "czyjs-004"),
+    ("2026-08-10T09:00:00+08:00", "2026-10-15", "bzxzf-004"),
     # czyjs-001 allows 20 working days. From Friday 2026-09-25 they skip the
     # National Day holiday (10-01..10-07) and count the 调休 Saturday 10-10.
-    ("2026-09-25T09:00:00+08:00", "2026-10-29"),
+    ("2026-09-25T09:00:00+08:00", "2026-10-29", "czyjs-001"),
     # No holiday in between: four weeks of weekdays.
-    ("2026-11-19T23:30:00+08:00", "2026-12-17"),
+    ("2026-11-19T23:30:00+08:00", "2026-12-17", "czyjs-001"),
     # Formed late on the 19th in China, i.e. on the 19th UTC too; 16:30 UTC on
     # the 19th is already the 20th in China, and counts from there.
-    ("2026-11-19T16:30:00Z", "2026-12-18"),
+    ("2026-11-19T16:30:00Z", "2026-12-18", "czyjs-001"),
 ])
 def test_due_by_counts_working_days_from_the_calendar(
-    demo_token, make_release, release_id, post_release, consume_until, formed_at, due_by,
+    demo_token, make_release, release_id, post_release, consume_until, formed_at, due_by, item,
 ):
-    release = make_release(formed_at=formed_at, title=f"期限测试 {formed_at}")
+    release = make_release(formed_at=formed_at, title=f"期限测试 {formed_at}", catalog_code=item)
     rid = release_id("demo", release["source_id"])
     assert post_release(release, demo_token).status_code == 202
     [tagged] = consume_until("zwgk.tagged", lambda m: m["key"] == rid)
