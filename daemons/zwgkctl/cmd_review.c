@@ -423,7 +423,8 @@ static bool routed_to_broadcast(const json_t *tags) {
 }
 
 /* Records one operator's approval of a broadcast release; sets *count to the
- * distinct operators so far (this one included). */
+ * distinct operators so far (this one included). An operator who approved
+ * before is refused: the rule is two different people. */
 static int record_approval(struct ctl *ctl, const char *rid, const char *rev, const char *who, const json_t *tags,
                            int *count, char *err, size_t errlen) {
   bool transient;
@@ -433,23 +434,32 @@ static int record_approval(struct ctl *ctl, const char *rid, const char *rev, co
     json_decref(detail);
     return -1;
   }
-  PGresult *res = NULL;
-  if (zw_pg_run(ctl->pg,
-                "INSERT INTO review_approvals (release_id, revision, operator, catalog_code) "
-                "VALUES ($1, $2::int, $3, $4) ON CONFLICT DO NOTHING",
-                4, params, &transient, err, errlen) < 0 ||
+  PGresult *res = NULL, *mine = zw_pg_exec(ctl->pg,
+                                           "INSERT INTO review_approvals (release_id, revision, operator, "
+                                           "  catalog_code) VALUES ($1, $2::int, $3, $4) "
+                                           "ON CONFLICT DO NOTHING RETURNING 1",
+                                           4, params, &transient, err, errlen);
+  bool again = mine && PQntuples(mine) == 0;
+  if (again)
+    snprintf(err, errlen,
+             "%s already approved %s revision %s; it goes to broadcast, so a different operator must give the "
+             "second approval",
+             who, rid, rev);
+  if (!mine || again ||
       !(res = zw_pg_exec(ctl->pg,
                          "SELECT count(DISTINCT operator) FROM review_approvals "
                          "WHERE release_id = $1 AND revision = $2::int",
                          2, params, &transient, err, errlen)) ||
       zw_audit_append(ctl->pg, who, "review.approval_recorded", rid, atoi(rev), detail, err, errlen) < 0 ||
       ctl_commit(ctl, err, errlen) < 0) {
+    PQclear(mine);
     PQclear(res);
     ctl_rollback(ctl);
     json_decref(detail);
     return -1;
   }
   *count = atoi(PQgetvalue(res, 0, 0));
+  PQclear(mine);
   PQclear(res);
   json_decref(detail);
   return 0;

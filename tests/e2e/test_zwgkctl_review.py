@@ -93,9 +93,11 @@ def test_broadcast_needs_two_different_operators(
     assert first.returncode == 0, first.stderr
     answer = json.loads(first.stdout)
     assert (answer["outcome"], answer["approvals"], answer["approvals_needed"]) == ("awaiting_second_approval", 1, 2)
-    # The same operator again does not count twice.
-    same = json.loads(ctl("--json", "review", "approve", rid, "--catalog", BROADCAST_ITEM).stdout)
-    assert same["outcome"] == "awaiting_second_approval" and same["approvals"] == 1
+    # The same operator again is refused: the rule is two different people.
+    same = ctl("review", "approve", rid, "--catalog", BROADCAST_ITEM)
+    assert same.returncode == 1 and "different operator" in same.stderr
+    shown = json.loads(ctl("--json", "review", "show", rid).stdout)
+    assert shown["status"] == "pending" and len(shown["approvals"]) == 1
     assert not dump_topic("zwgk.tagged", lambda m: m["key"] == rid)
 
     # --as is refused unless the configuration allows it.
@@ -111,7 +113,7 @@ def test_broadcast_needs_two_different_operators(
     [alert] = consume_until("zwgk.channel.broadcast", lambda m: m["key"] == rid)
     assert alert["value"]["revision"] == 1
     actions = audit_actions(sql, rid)
-    assert actions.count(("review.approval_recorded", f"operator:{getpass.getuser()}")) == 2
+    assert actions.count(("review.approval_recorded", f"operator:{getpass.getuser()}")) == 1
     assert ("review.approval_recorded", "operator:li.si") in actions
     assert ("review.approve", "operator:li.si") in actions
 
