@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "zw_audit.h"
 #include "zw_envelope.h"
 #include "zw_log.h"
 
@@ -293,6 +294,19 @@ static enum zw_outcome attempt(struct runner *r, struct zw_stage *st, struct zw_
   }
   const char *error = result == ZW_FAIL ? why : NULL;
   *finished = true;
+  json_t *detail = json_pack("{s:s, s:s?, s:s?, s:i, s:s?}", "channel", r->ops->channel, "external_id",
+                             *dv->external_id ? dv->external_id : NULL, "url", *dv->url ? dv->url : NULL,
+                             "attempts", attempts, "error", error);
+  char action[64];
+  snprintf(action, sizeof action, "delivery.%s", status);
+  int audited = detail ? zw_audit_append(r->pg, r->ops->channel, action, dv->release_id, dv->revision, detail, err,
+                                         errlen)
+                       : -1;
+  json_decref(detail);
+  if (audited < 0) {
+    o = ZW_RETRY; /* the delivery is recorded: the next attempt only repeats receipt and audit */
+    goto out;
+  }
   if (send_receipt(r, st, dv, status, attempts, error, err, errlen) < 0) {
     o = ZW_RETRY;
     goto out;

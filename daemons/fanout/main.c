@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zw_audit.h"
 #include "zw_envelope.h"
 #include "zw_log.h"
 #include "zw_pg.h"
@@ -113,6 +114,18 @@ static enum zw_outcome already_done(struct fanout *f, const json_t *env, const c
   return ZW_OK;
 }
 
+/* Appends the fan-out's decision about env to the audit log (in the current
+ * PostgreSQL transaction). detail is stolen. */
+static enum zw_outcome audit(struct fanout *f, const json_t *env, const char *action, json_t *detail, char *err,
+                             size_t errlen) {
+  int rc = detail ? zw_audit_append(f->pg, "fanout", action, zw_envelope_release_id(env), zw_envelope_revision(env),
+                                    detail, err, errlen)
+                  : -1;
+  if (!detail) snprintf(err, errlen, "out of memory");
+  json_decref(detail);
+  return rc < 0 ? ZW_RETRY : ZW_OK;
+}
+
 /* Emits env to every channel it must reach and marks the revision fanned out
  * from source. */
 static enum zw_outcome emit_all(struct fanout *f, struct zw_stage *st, const json_t *env, const char *source,
@@ -127,6 +140,9 @@ static enum zw_outcome emit_all(struct fanout *f, struct zw_stage *st, const jso
   json_array_foreach(channels, i, c) {
     if (o == ZW_OK) o = emit_channel(f, st, env, json_string_value(c), err, errlen);
   }
+  if (o == ZW_OK)
+    o = audit(f, env, "fanout.fanned_out", json_pack("{s:O, s:s}", "channels", channels, "source", source), err,
+              errlen);
   json_decref(channels);
   snprintf(rev, sizeof rev, "%d", zw_envelope_revision(env));
   const char *params[] = {zw_envelope_release_id(env), rev, source};
@@ -151,11 +167,17 @@ static enum zw_outcome supersede(struct fanout *f, const json_t *env, char *err,
                              "RETURNING revision",
                              2, params, &transient, err, errlen);
   if (!res) return zw_stage_pg_failed(transient, err, err, errlen);
-  for (int i = 0; i < PQntuples(res); i++)
+  enum zw_outcome o = ZW_OK;
+  for (int i = 0; i < PQntuples(res) && o == ZW_OK; i++) {
     zw_info(zw_envelope_release_id(env), "embargoed revision %s superseded by revision %s before it went out",
             PQgetvalue(res, i, 0), rev);
+    o = audit(f, env, "fanout.embargo_superseded",
+              json_pack("{s:i, s:i}", "superseded_revision", atoi(PQgetvalue(res, i, 0)), "by_revision",
+                        zw_envelope_revision(env)),
+              err, errlen);
+  }
   PQclear(res);
-  return ZW_OK;
+  return o;
 }
 
 /* Holds env until its publish_at when that is in the future: *held is set and
@@ -192,7 +214,8 @@ static enum zw_outcome embargo(struct fanout *f, const json_t *env, const char *
                 3, p2, &transient, err, errlen) < 0)
     return zw_stage_pg_failed(transient, err, err, errlen);
   zw_info(zw_envelope_release_id(env), "revision %s held until %s", rev, publish_at);
-  return ZW_OK;
+  return audit(f, env, "fanout.embargoed", json_pack("{s:s, s:s}", "publish_at", publish_at, "source", source), err,
+               errlen);
 }
 
 static enum zw_outcome fan_out_locked(struct fanout *f, struct zw_stage *st, const json_t *env,

@@ -43,7 +43,13 @@ def test_trace_shows_every_revision_and_delivery(
     assert delivered == {(1, "portal"), (1, "wechat"), (2, "portal"), (2, "wechat")}
     wechat = [d for d in trace["deliveries"] if d["channel"] == "wechat" and d["revision"] == 2][0]
     assert wechat["external_id"] and wechat["url"].startswith("http") and wechat["attempts"] >= 1
-    assert ("classifier.tagged", 2) in {(a["action"], int(a["revision"])) for a in trace["audit"]}
+    # Every stage's decision is in the audit log: tagged, fanned out, delivered.
+    audited = {(a["action"], a["actor"], int(a["revision"])) for a in trace["audit"]}
+    for revision in (1, 2):
+        assert ("classifier.tagged", "classifier", revision) in audited
+        assert ("fanout.fanned_out", "fanout", revision) in audited
+        assert ("delivery.delivered", "portal", revision) in audited
+        assert ("delivery.delivered", "wechat", revision) in audited
 
     human = ctl("trace", rid)
     assert human.returncode == 0
