@@ -134,6 +134,24 @@ static enum zw_outcome record(struct runner *r, const struct zw_delivery *dv, co
   return rc < 0 ? zw_stage_pg_failed(transient, pgerr, err, errlen) : ZW_OK;
 }
 
+/* Sets *newer to the newest revision above dv's that was delivered or
+ * withdrawn on this channel, or 0. */
+static enum zw_outcome newer_on_channel(struct runner *r, const struct zw_delivery *dv, int *newer, char *err,
+                                        size_t errlen) {
+  char rev[16];
+  bool transient;
+  snprintf(rev, sizeof rev, "%d", dv->revision);
+  const char *params[] = {dv->release_id, rev, r->ops->channel};
+  PGresult *res = zw_pg_exec(r->pg,
+                             "SELECT coalesce(max(revision), 0) FROM deliveries WHERE release_id = $1 "
+                             "AND channel = $3 AND revision > $2::int AND status IN ('delivered', 'withdrawn')",
+                             3, params, &transient, err, errlen);
+  if (!res) return zw_stage_pg_failed(transient, err, err, errlen);
+  *newer = atoi(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return ZW_OK;
+}
+
 /* Marks the item failed after its last attempt was recorded as a retry. */
 static enum zw_outcome set_failed(struct runner *r, const struct zw_delivery *dv, const char *why, char *err,
                                   size_t errlen) {
@@ -267,6 +285,20 @@ static enum zw_outcome attempt(struct runner *r, struct zw_stage *st, struct zw_
     if (send_receipt(r, st, dv, k.status, attempts, failed ? why : NULL, err, errlen) < 0) o = ZW_RETRY;
     else if (failed && zw_stage_dead_letter(st, dv->env, "delivery_failed", why, err, errlen) < 0) o = ZW_RETRY;
     count(r, "zwgk_deliveries_total", "repeated");
+    goto out;
+  }
+  int newer = 0;
+  if ((o = newer_on_channel(r, dv, &newer, err, errlen)) != ZW_OK) goto out;
+  if (newer) {
+    /* A later revision is already out (or withdrawn) there: this older one —
+     * a replayed dead letter, say — must not bring back what it replaced. */
+    char why_stale[160];
+    snprintf(why_stale, sizeof why_stale, "superseded: revision %d is already %s on %s", newer,
+             "delivered or withdrawn", r->ops->channel);
+    zw_warn(dv->release_id, "revision %d not sent: %s", dv->revision, why_stale);
+    if ((o = record(r, dv, "failed", why_stale, &attempts, err, errlen)) != ZW_OK) goto out;
+    *finished = true;
+    o = send_receipt(r, st, dv, "failed", attempts, why_stale, err, errlen) < 0 ? ZW_RETRY : ZW_OK;
     goto out;
   }
   char why[512] = "";
