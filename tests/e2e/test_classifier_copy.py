@@ -6,8 +6,8 @@ expected set — every (release_id, revision) once, none missing, none twice,
 revisions in order per release. Then the same with two classifiers sharing the
 consumer group and one of them killed.
 
-ZWGK_COPY_TEST_RELEASES sets the size (default 20000); the ASan run of `make
-test` uses a smaller one, because everything runs several times slower there."""
+ZWGK_COPY_TEST_RELEASES sets the size (default 20000).
+"""
 
 import collections
 import datetime
