@@ -8,23 +8,27 @@ and ports come from ZWGK_STACK_DIR and ZWGK_STACK_PORT_BASE, by default var/test
 and 29000, so the tests never touch a demo stack.
 """
 
+import configparser
 import hashlib
 import json
 import os
 import pathlib
+import signal
+import socket
 import subprocess
 import time
 import uuid
 
 import pytest
 import requests
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STACK_SCRIPT = ROOT / "deploy" / "local" / "stack"
 SCHEMAS = ROOT / "schemas"
+CAP_XSD = SCHEMAS / "cap" / "CAP-v1.2.xsd"
 
 STACK_SETTINGS = {
     "ZWGK_STACK_DIR": os.environ.get("ZWGK_STACK_DIR") or str(ROOT / "var" / "test"),
@@ -48,16 +52,24 @@ DAEMONS = ("zwgk-producer", "zwgk-classifier", "zwgk-fanout", "zwgk-portal", "zw
            "zwgk-broadcast")
 
 
+def override(defaults, fields):
+    """defaults updated with fields; a field given as None is left out."""
+    merged = {**defaults, **fields}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
 def release_id(department, source_id):
     """CONTRACT §1: the first 16 bytes of SHA-256 over department "\\n" source_id."""
     digest = hashlib.sha256(f"{department}\n{source_id}".encode("utf-8")).hexdigest()
     return digest[:32]
 
 
-def run_stack(*args, timeout=900):
-    """Runs deploy/local/stack on the test stack (STACK_SETTINGS)."""
+def run_stack(*args, timeout=900, settings=None):
+    """Runs deploy/local/stack on the test stack (STACK_SETTINGS), with
+    further ZWGK_<SECTION>_<KEY> settings for this run only."""
     env = dict(os.environ)
     env.update(STACK_SETTINGS)
+    env.update(settings or {})
     return subprocess.run(
         [str(STACK_SCRIPT), *args],
         env=env,
@@ -95,13 +107,21 @@ class Stack:
     def stop_daemon(self, daemon):
         return run_stack("stop-daemon", daemon, timeout=120)
 
-    def start_daemon(self, daemon):
-        return run_stack("start-daemon", daemon, timeout=120)
+    def start_daemon(self, daemon, settings=None):
+        """stack start-daemon, with ZWGK_<SECTION>_<KEY> settings for this process only."""
+        return run_stack("start-daemon", daemon, timeout=120, settings=settings)
 
     def exit_status(self, daemon):
         """The exit status the stack recorded when the daemon last ended, or None."""
         path = self.stack_dir / "run" / f"{daemon}.exit"
         return path.read_text().strip() if path.exists() else None
+
+    def setting(self, key, default=None):
+        """A value of the stack's config file (section.key), or default."""
+        config = configparser.ConfigParser(interpolation=None)
+        config.read(self.config, encoding="utf-8")
+        section, name = key.split(".", 1)
+        return config.get(section, name, fallback=default)
 
     def ctl(self, *args, timeout=120):
         env = {k: v for k, v in os.environ.items() if k not in NOT_CONFIG}
@@ -175,8 +195,7 @@ def make_release():
             "formed_at": "2026-11-20T09:00:00+08:00",
             "secrecy_review": {"reviewer": "王敏", "reviewed_at": "2026-11-20T10:00:00+08:00"},
         }
-        release.update(fields)
-        return {k: v for k, v in release.items() if v is not None}
+        return override(release, fields)
 
     return make
 
@@ -371,3 +390,220 @@ def validate_envelope():
         )
 
     return validate
+
+
+def assert_valid_cap(raw):
+    """A CAP document is valid against schemas/cap/CAP-v1.2.xsd (xmllint)."""
+    proc = subprocess.run(["xmllint", "--noout", "--nonet", "--schema", str(CAP_XSD), "-"],
+                          input=raw.encode("utf-8"), capture_output=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+
+
+# --- daemons ------------------------------------------------------------------
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kill_daemon(stack, daemon):
+    """SIGKILLs the stack's daemon (pid from its pid file) and waits until the
+    stack recorded its end, which must not be a clean exit."""
+    pid = int((stack.stack_dir / "run" / f"{daemon}.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    wait_until(f"{daemon} gone", lambda: stack.exit_status(daemon) is not None, timeout=30, interval=0.1)
+    assert stack.exit_status(daemon) != "0"
+
+
+def start_daemon(stack, daemon, settings=None):
+    """stack start-daemon, with ZWGK_<SECTION>_<KEY> settings for this process
+    only; fails the test if it does not start."""
+    started = stack.start_daemon(daemon, settings)
+    assert started.returncode == 0, f"start-daemon {daemon}: {describe(started)}"
+
+
+def restart_daemon(stack, daemon, settings=None):
+    """stack stop-daemon, then start_daemon with these settings (none: the stack's own)."""
+    stopped = stack.stop_daemon(daemon)
+    assert stopped.returncode == 0, f"stop-daemon {daemon}: {describe(stopped)}"
+    start_daemon(stack, daemon, settings)
+
+
+# --- channel envelopes, straight to the adapters -------------------------------
+
+# The tags of catalog item czyjs-001 (make_release's item, a WeChat article).
+WECHAT_ITEM = {"catalog_code": "czyjs-001", "domain": "财政预决算", "item_l1": "财政预决算", "level": "county"}
+
+
+def channel_envelope(channel, rid, revision, action, payload, *, item, region_code, content, public=None,
+                     source_id=None, trace_id=None, received_at="2026-11-20T10:00:00.000+08:00",
+                     classified_at="2026-11-20T10:00:01+08:00"):
+    """A channel envelope of department demo's release rid for one channel, as
+    the fan-out writes it (valid against envelope.v1.json). item: the tags of
+    its catalog item (catalog_code, domain, item_l1, level); content: the
+    release's fields beyond its identity (title, body, doc_type, ...), which
+    a withdrawal leaves out, as it does formed_at and the secrecy review;
+    public: by default content's title and body, without a summary;
+    source_id: by default e2e-<channel>-<rid>."""
+    release = {"source_id": source_id or f"e2e-{channel}-{rid}", "revision": revision, "action": action,
+               "department": "demo", "region_code": region_code}
+    if action != "withdraw":
+        release.update(content, formed_at="2026-11-20T09:00:00+08:00",
+                       secrecy_review={"reviewer": "王敏", "reviewed_at": "2026-11-20T10:00:00+08:00"})
+    if public is None:
+        public = {"title": content["title"], "summary": "", "body": content["body"]}
+    return {
+        "schema": "zwgk.channel.v1", "release_id": rid, "revision": revision, "action": action,
+        "release": release,
+        "ingest": {"received_at": received_at, "department": "demo", "producer": "e2e",
+                   "trace_id": trace_id or uuid.uuid4().hex},
+        "tags": {**item, "channels": [channel], "manual_channels": [], "audience": "public", "mode": "active",
+                 "classified_by": "explicit", "classified_at": classified_at},
+        "public": public,
+        "channel": {"name": channel, "payload": payload},
+    }
+
+
+@pytest.fixture(scope="module")
+def producer(stack):
+    """An idempotent Kafka producer on the stack's brokers, for the module."""
+    p = Producer({"bootstrap.servers": stack.brokers, "enable.idempotence": True, "acks": "all",
+                  "log_level": 3})
+    yield p
+    p.flush(30)
+
+
+@pytest.fixture(scope="module")
+def produce(producer):
+    """produce(envelope, partition=None) writes one channel envelope to its
+    channel's topic (zwgk.channel.<channel.name>), keyed by its release_id,
+    with the fan-out's headers, and waits until it is acknowledged."""
+
+    def send(envelope, partition=None):
+        errors = []
+        where = {} if partition is None else {"partition": partition}
+        producer.produce(
+            f"zwgk.channel.{envelope['channel']['name']}", key=envelope["release_id"],
+            value=json.dumps(envelope, ensure_ascii=False).encode("utf-8"),
+            headers={"zwgk-schema": "zwgk.channel.v1",
+                     "traceparent": f"00-{envelope['ingest']['trace_id']}-{uuid.uuid4().hex[:16]}-01"},
+            on_delivery=lambda err, _msg: errors.append(err) if err else None,
+            **where,
+        )
+        assert producer.flush(30) == 0, "the channel envelope was not acknowledged"
+        assert not errors, errors
+
+    return send
+
+
+@pytest.fixture(scope="session")
+def receipts(consume_until):
+    """receipts(rid, revision, channel, count=1, timeout=90) waits for `count`
+    receipts of that revision from that channel on zwgk.receipts and returns
+    their values."""
+
+    def wait(rid, revision, channel, count=1, timeout=90):
+        def ours(m):
+            receipt = m["value"].get("receipt") if isinstance(m["value"], dict) else None
+            return m["key"] == rid and bool(receipt) and receipt.get("revision") == revision \
+                and receipt.get("channel") == channel
+
+        return [m["value"] for m in consume_until("zwgk.receipts", ours, timeout=timeout, count=count)]
+
+    return wait
+
+
+@pytest.fixture(scope="session")
+def receipt(receipts):
+    """receipt(rid, revision, channel, timeout=90) waits for the first receipt
+    of that revision from that channel and returns its value."""
+
+    def wait(rid, revision, channel, timeout=90):
+        return receipts(rid, revision, channel, timeout=timeout)[0]
+
+    return wait
+
+
+@pytest.fixture(scope="session")
+def delivery(sql):
+    """delivery(rid, revision, channel) returns the release's deliveries row on
+    the channel as a dict (status, external_id, url, attempts, error,
+    progress), or None."""
+
+    def row(rid, revision, channel):
+        rows = sql(
+            "SELECT status, coalesce(external_id, ''), coalesce(url, ''), attempts, coalesce(error, ''), "
+            "progress::text FROM deliveries WHERE release_id = :'p1' AND revision = :'p2'::int "
+            "AND channel = :'p3'",
+            rid, revision, channel,
+        )
+        if not rows:
+            return None
+        status, external_id, url, attempts, error, progress = rows[0]
+        return {"status": status, "external_id": external_id, "url": url, "attempts": int(attempts),
+                "error": error, "progress": json.loads(progress)}
+
+    return row
+
+
+def wechat_sentinel(rid):
+    """A WeChat work item of a release of its own, as the fan-out writes it."""
+    payload = {"title": "哨兵", "digest": "哨兵", "content": f"<p>哨兵 {rid}</p>",
+               "content_source_url": f"http://127.0.0.1/zwgk/czyjs/zfys/{rid}.html", "shortened": []}
+    return channel_envelope("wechat", rid, 1, "publish", payload, item=WECHAT_ITEM, region_code="370211",
+                            content={"title": "哨兵", "body": "<p>哨兵</p>", "doc_type": "notice",
+                                     "catalog_code": "czyjs-001"},
+                            source_id=f"e2e-sentinel-{rid}")
+
+
+@pytest.fixture(scope="module")
+def wechat_drained(stack, producer, produce, receipt):
+    """Waits until the stack's WeChat adapter has delivered what is queued for
+    it: one sentinel per partition of zwgk.channel.wechat, each delivered only
+    after everything ahead of it. Every release of the session on czyjs-001
+    (make_release's item) is a WeChat article, and a load test leaves
+    hundreds: meanwhile the fake WeChat API publishes at the first poll
+    (articles take milliseconds instead of a poll interval); its default comes
+    back afterwards."""
+    fake, topic = stack.env["ZWGK_FAKE_WECHAT_URL"], "zwgk.channel.wechat"
+
+    def config(**values):
+        response = requests.post(f"{fake}/_fake/config", json=values, timeout=10)
+        assert response.status_code == 200, response.text
+
+    default = requests.get(f"{fake}/_fake/state", timeout=10).json()["config"]["publishing_polls"]
+    config(publishing_polls=0)
+    try:
+        rids = []
+        for partition in producer.list_topics(topic, timeout=15).topics[topic].partitions:
+            rids.append(uuid.uuid4().hex)
+            produce(wechat_sentinel(rids[-1]), partition=partition)
+        for rid in rids:
+            receipt(rid, 1, "wechat", timeout=900)
+    finally:
+        config(publishing_polls=default)
+
+
+# A catalog item that names no automated channel: releases filed under it are
+# tagged and recorded but fanned out nowhere, so a test that needs thousands of
+# releases (the classifier copy, a broker outage under load) does not queue
+# thousands of articles for the portal and the WeChat stand-in ahead of the
+# tests after it. It belongs to no catalog version, so the seed (which owns
+# version 1) and catalog imports leave it alone.
+QUIET_ITEM = "czyjs-901"
+
+
+@pytest.fixture(scope="session")
+def quiet_item(sql):
+    """Creates QUIET_ITEM (department demo may publish it) and returns its code."""
+    sql("INSERT INTO catalog_items (code, domain_code, item_l1, item_l2, content, basis, time_limit_text, "
+        "  time_limit_kind, time_limit_days, audience, mode, level, column_path, active, catalog_version) "
+        "VALUES (:'p1', 'czyjs', '财政预算', '测试用（无自动渠道）', '测试用', '测试用', '20个工作日', "
+        "  'working_days', 20, 'public', 'active', 'county', 'czyjs/fzcs', true, NULL) "
+        "ON CONFLICT (code) DO NOTHING", QUIET_ITEM)
+    sql("INSERT INTO catalog_item_bodies (item_code, department_code) VALUES (:'p1', 'demo') "
+        "ON CONFLICT DO NOTHING", QUIET_ITEM)
+    return QUIET_ITEM

@@ -14,7 +14,6 @@ import datetime
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -22,26 +21,18 @@ import uuid
 import pytest
 import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
-from conftest import release_id, wait_until
+from conftest import QUIET_ITEM, free_port, release_id, wait_until
 
 TOTAL = int(os.environ.get("ZWGK_COPY_TEST_RELEASES", "20000"))
 OUTPUTS = ("zwgk.tagged", "zwgk.review")
-# The copy's catalog item names no automated channel: the fan-out passes its
-# releases by, so the test measures the classifier and does not flood the
-# portal and the WeChat fake with 20,000 articles. It belongs to no catalog
-# version, so the seed (which owns version 1) leaves it alone on the next up.
-ITEM = "czyjs-901"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def channel_less_item(stack, sql):
-    sql("INSERT INTO catalog_items (code, domain_code, item_l1, item_l2, content, basis, time_limit_text, "
-        "  time_limit_kind, time_limit_days, audience, mode, level, column_path, active, catalog_version) "
-        "VALUES (:'p1', 'czyjs', '财政预算', '复制测试（无自动渠道）', '测试用', '测试用', '20个工作日', "
-        "  'working_days', 20, 'public', 'active', 'county', 'czyjs/fzcs', true, NULL) "
-        "ON CONFLICT (code) DO NOTHING", ITEM)
-    sql("INSERT INTO catalog_item_bodies (item_code, department_code) VALUES (:'p1', 'demo') "
-        "ON CONFLICT DO NOTHING", ITEM)
+def item(quiet_item):
+    """The copy's releases name a catalog item without automated channels, so
+    the test measures the classifier and does not flood the portal and the
+    WeChat stand-in with 20,000 articles."""
+    return quiet_item
 
 
 def envelope(source_id, revision, catalog_code):
@@ -79,7 +70,7 @@ def write_input(stack, count):
     expected, ids, n, i = set(), set(), 0, 0
     while n < count:
         source_id = f"copy-{run}-{i}"
-        code = "zzzz-999" if i % 10 == 7 else ITEM
+        code = "zzzz-999" if i % 10 == 7 else QUIET_ITEM
         for revision in range(1, min(1 + i % 3, count - n) + 1):
             rid, env = envelope(source_id, revision, code)
             producer.produce("zwgk.releases", key=rid, value=json.dumps(env, ensure_ascii=False).encode(),
@@ -183,12 +174,6 @@ def pipeline_drained(ctl):
 def drain_afterwards(ctl):
     yield
     wait_until("the pipeline drained after the copy", lambda: pipeline_drained(ctl), timeout=600, interval=1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -34,25 +34,40 @@ Control API:
 GET  /_fake/state    {"articles": [...], "copies": [...], "drafts", "calls",
                      "errors", "inflight", "tokens_issued", "token_requests",
                      "force_refreshes", "jobs": [...], "faults": [...],
-                     "config"}. articles: every article published, with
-                     article_id, publish_id, media_id, title, author, digest,
-                     content, content_source_url, thumb_media_id, url, status
-                     ("published" or "deleted"); copies: per (title, content)
-                     the number of articles "published" now and "total" ever.
+                     "config", "config_rules": [...]}. articles: every article
+                     published, with article_id, publish_id, media_id, title,
+                     author, digest, content, content_source_url,
+                     thumb_media_id, url, status ("published" or "deleted");
+                     copies: per (title, content) the number of articles
+                     "published" now and "total" ever.
+GET  /_fake/state?match=TEXT  the same, counting only what concerns articles
+                     containing TEXT (see "subject" below): articles, copies,
+                     drafts, jobs, calls, errors, inflight and abandoned.
+                     Token counters stay global.
 POST /_fake/fail     {"endpoint": "draft/add" | "freepublish/submit" | … |
                      "stable_token", "errcode": n, "errmsg"?, "times"?,
                      "match"?}: the next `times` calls of the endpoint answer
                      that error; without "times" until /_fake/clear or
                      /_fake/reset (a quota that stays exhausted). "match":
-                     only calls whose request body contains that text.
+                     only calls whose subject contains that text.
 POST /_fake/http_error {"endpoint", "status": 500|502|…, "times"?, "match"?}
 POST /_fake/delay    {"endpoint", "seconds", "times"?, "match"?, "phase"?}:
                      "before" (default) waits before doing anything, and a
                      call whose client hung up meanwhile is dropped undone;
                      "after" does the work, then waits before answering.
-POST /_fake/clear    {"endpoint"?}: removes the faults (of one endpoint).
+POST /_fake/clear    {"endpoint"?, "match"?}: removes the faults (of one
+                     endpoint, of one match), and with "match" the config
+                     rules of that match.
 POST /_fake/config   {"publishing_polls"?, "publish_outcome"? (0 or 2..6),
-                     "token_ttl"?}
+                     "token_ttl"?, "match"?}: without "match" changes the
+                     defaults; with it, publishing_polls and publish_outcome
+                     apply only to jobs whose draft contains that text.
+
+A call's subject is its request body and, for freepublish/submit, get and
+delete, the article fields of the draft the media_id, publish_id or
+article_id names: so "match" with a release's title or id (e.g. in
+content_source_url) selects every call about that release's articles, and
+several test runs can share one fake without resetting it.
 POST /_fake/expire_tokens  every token issued so far answers 42001 from now on.
 POST /_fake/reset    forgets articles, drafts, jobs, counters, faults and
                      config changes (issued tokens stay valid).
@@ -143,37 +158,81 @@ class State:
         self.drafts_added = 0
         self.abandoned = 0
         self.next_publish_id = 2247483648
+        self.log = []  # one entry per API call: endpoint, subject, error, inflight, abandoned
+        self.draft_log = []  # the subject of every successful draft/add
+        self.config_rules = []  # {"match", "publishing_polls"?, "publish_outcome"?}
 
-    def snapshot(self):
+    def snapshot(self, match=None):
+        """The state; with match, only what concerns articles containing it."""
+        articles = [a for a in self.articles if match is None or match in a["subject"]]
         copies = {}
-        for a in self.articles:
+        for a in articles:
             c = copies.setdefault((a["title"], a["content"]), {"title": a["title"], "content": a["content"],
                                                                 "published": 0, "total": 0})
             c["total"] += 1
             c["published"] += a["status"] == "published"
+        if match is None:
+            drafts, calls, errors = self.drafts_added, dict(self.calls), dict(self.errors)
+            inflight, abandoned = dict(self.inflight), self.abandoned
+            jobs = list(self.jobs.values())
+        else:
+            entries = [e for e in self.log if match in e["subject"]]
+            drafts = sum(match in d for d in self.draft_log)
+            calls, errors, inflight = ({e: 0 for e in ENDPOINTS} for _ in range(3))
+            for e in entries:
+                calls[e["endpoint"]] += 1
+                errors[e["endpoint"]] += e["error"]
+                inflight[e["endpoint"]] += e["inflight"]
+            abandoned = sum(e["abandoned"] for e in entries)
+            jobs = [j for j in self.jobs.values() if match in j["subject"]]
+        hidden = ("articles", "subject")
         return {
-            "articles": [dict(a) for a in self.articles],
+            "articles": [{k: v for k, v in a.items() if k != "subject"} for a in articles],
             "copies": list(copies.values()),
-            "drafts": self.drafts_added,
-            "calls": dict(self.calls),
-            "errors": dict(self.errors),
-            "inflight": dict(self.inflight),
-            "abandoned": self.abandoned,
+            "drafts": drafts,
+            "calls": calls,
+            "errors": errors,
+            "inflight": inflight,
+            "abandoned": abandoned,
             "tokens_issued": self.tokens_issued,
             "token_requests": self.token_requests,
             "force_refreshes": self.force_refreshes,
-            "jobs": [{k: v for k, v in j.items() if k != "articles"} for j in self.jobs.values()],
+            "jobs": [{k: v for k, v in j.items() if k not in hidden} for j in jobs],
             "faults": [dict(f) for f in self.faults],
             "config": dict(self.config),
+            "config_rules": [dict(r) for r in self.config_rules],
         }
 
-    def take_faults(self, endpoint, raw):
+    def subject(self, endpoint, raw):
+        """What a call is about: its body and, for a call naming a draft, a
+        job or an article by id, that draft's article fields."""
+        text = raw.decode("utf-8", "replace")
+        try:
+            request = json.loads(raw) if raw else None
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            return text
+        related = ""
+        if endpoint == "draft/add":
+            related = article_text(request.get("articles"))
+        elif endpoint == "freepublish/submit":
+            draft = self.drafts.get(request.get("media_id"))
+            related = draft["subject"] if draft else ""
+        elif endpoint == "freepublish/get":
+            job = self.jobs.get(str(request.get("publish_id")))
+            related = job["subject"] if job else ""
+        elif endpoint == "freepublish/delete":
+            related = " ".join(a["subject"] for a in self.articles if a["article_id"] == request.get("article_id"))
+        return f"{text}\n{related}"
+
+    def take_faults(self, endpoint, subject):
         """Returns the faults that apply to this call, using up one of each one's times."""
         taken = []
         for fault in list(self.faults):
             if fault["endpoint"] != endpoint:
                 continue
-            if fault.get("match") and fault["match"].encode("utf-8") not in raw:
+            if fault.get("match") and fault["match"] not in subject:
                 continue
             # At most one fault of each kind per call, the oldest first.
             if any(t["kind"] == fault["kind"] for t in taken):
@@ -211,6 +270,14 @@ def text_length(value):
     return len(value) if isinstance(value, str) else 0
 
 
+def article_text(articles):
+    """The text fields of draft/add articles, for matching."""
+    fields = ("title", "author", "digest", "content", "content_source_url")
+    if not isinstance(articles, list):
+        return ""
+    return "\n".join(str(a.get(f, "")) for a in articles if isinstance(a, dict) for f in fields)
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "fake-wechat/1"
     protocol_version = "HTTP/1.1"
@@ -232,9 +299,11 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def do_GET(self):  # noqa: N802
-        if urlsplit(self.path).path == "/_fake/state":
+        url = urlsplit(self.path)
+        if url.path == "/_fake/state":
+            match = (parse_qs(url.query).get("match") or [None])[0] or None
             with self.server.state.lock:
-                self.answer(200, self.server.state.snapshot())
+                self.answer(200, self.server.state.snapshot(match))
         else:
             self.answer(404, {"errcode": 404, "errmsg": "not found"})
 
@@ -278,14 +347,24 @@ class Handler(BaseHTTPRequestHandler):
             for token in state.tokens:
                 state.tokens[token] = 0
         elif what == "clear":
-            endpoint = args.get("endpoint")
-            state.faults = [f for f in state.faults if endpoint and f["endpoint"] != endpoint]
+            endpoint, match = args.get("endpoint"), args.get("match")
+            state.faults = [f for f in state.faults
+                            if (endpoint and f["endpoint"] != endpoint) or (match and f.get("match") != match)]
+            if match and not endpoint:
+                state.config_rules = [r for r in state.config_rules if r["match"] != match]
         elif what == "config":
-            for key in ("publishing_polls", "publish_outcome", "token_ttl"):
-                if key in args:
-                    state.config[key] = int(args[key])
-            if state.config["publish_outcome"] not in (0, 2, 3, 4, 5, 6):
+            if "publish_outcome" in args and int(args["publish_outcome"]) not in (0, 2, 3, 4, 5, 6):
                 return "publish_outcome is 0 or 2..6"
+            if args.get("match"):
+                rule = {"match": args["match"]}
+                for key in ("publishing_polls", "publish_outcome"):
+                    if key in args:
+                        rule[key] = int(args[key])
+                state.config_rules.append(rule)
+            else:
+                for key in ("publishing_polls", "publish_outcome", "token_ttl"):
+                    if key in args:
+                        state.config[key] = int(args[key])
         elif what in ("fail", "http_error", "delay"):
             endpoint = args.get("endpoint")
             if endpoint not in ENDPOINTS:
@@ -317,7 +396,10 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.calls[endpoint] += 1
             state.inflight[endpoint] += 1
-            faults = {f["kind"]: f for f in state.take_faults(endpoint, raw)}
+            entry = {"endpoint": endpoint, "subject": state.subject(endpoint, raw), "error": False,
+                     "inflight": True, "abandoned": False}
+            state.log.append(entry)
+            faults = {f["kind"]: f for f in state.take_faults(endpoint, entry["subject"])}
         try:
             delay = faults.get("delay")
             if delay and delay["phase"] == "before":
@@ -325,11 +407,13 @@ class Handler(BaseHTTPRequestHandler):
                 if client_gone(self.connection):
                     with state.lock:
                         state.abandoned += 1
+                        entry["abandoned"] = True
                     self.close_connection = True
                     return
             if "http_error" in faults:
                 with state.lock:
                     state.errors[endpoint] += 1
+                    entry["error"] = True
                 status = faults["http_error"]["status"]
                 self.answer(status, {"errcode": -1, "errmsg": f"injected HTTP {status}"})
                 return
@@ -340,12 +424,14 @@ class Handler(BaseHTTPRequestHandler):
             if reply.get("errcode"):
                 with state.lock:
                     state.errors[endpoint] += 1
+                    entry["error"] = True
             if delay and delay["phase"] == "after":
                 time.sleep(delay["seconds"])
             self.answer(200, reply)
         finally:
             with state.lock:
                 state.inflight[endpoint] -= 1
+                entry["inflight"] = False
 
     def dispatch(self, endpoint, token, raw):
         try:
@@ -406,8 +492,10 @@ class Handler(BaseHTTPRequestHandler):
             if not a.get("thumb_media_id"):
                 return error(40007)
         media_id = secrets.token_urlsafe(32)
-        state.drafts[media_id] = {"articles": articles, "consumed": False}
+        subject = article_text(articles)
+        state.drafts[media_id] = {"articles": articles, "consumed": False, "subject": subject}
         state.drafts_added += 1
+        state.draft_log.append(subject)
         return {"media_id": media_id}
 
     @staticmethod
@@ -418,13 +506,19 @@ class Handler(BaseHTTPRequestHandler):
         draft["consumed"] = True
         publish_id = str(state.next_publish_id)
         state.next_publish_id += 1
+        settings = {"publishing_polls": state.config["publishing_polls"],
+                    "publish_outcome": state.config["publish_outcome"]}
+        for rule in state.config_rules:  # the latest matching rule wins
+            if rule["match"] in draft["subject"]:
+                settings.update({k: v for k, v in rule.items() if k != "match"})
         state.jobs[publish_id] = {
             "publish_id": publish_id,
             "media_id": request["media_id"],
             "articles": draft["articles"],
+            "subject": draft["subject"],
             "polls": 0,
-            "publishing_polls": state.config["publishing_polls"],
-            "outcome": state.config["publish_outcome"],
+            "publishing_polls": settings["publishing_polls"],
+            "outcome": settings["publish_outcome"],
             "status": 1,
             "article_id": None,
         }
@@ -471,6 +565,7 @@ class Handler(BaseHTTPRequestHandler):
                 "url": f"http://mp.weixin.qq.com/s?__biz=ZmFrZQ==&mid={job['publish_id']}&idx={idx}&sn={sn}",
                 "status": "published",
                 "published_at": time.time(),
+                "subject": job["subject"],
             })
 
     @staticmethod
