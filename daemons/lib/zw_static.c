@@ -1,12 +1,17 @@
-/* zw_static — atomic page writes. */
+/* zw_static — atomic page writes and the static HTTP server. */
 #include "zw_static.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "zw_http.h"
 
 /* Creates every directory leading to the file path (which it modifies in
  * place and restores). Returns 0 or -1 with errno. */
@@ -48,4 +53,115 @@ int zw_static_write(const char *docroot, const char *relpath, const char *conten
   snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
   unlink(tmp);
   return -1;
+}
+
+struct zw_static_server {
+  struct evhttp *http;
+  char docroot[512];
+  char prefix[64];
+  char index[128];
+  bool html_only;
+};
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static const char *content_type(const char *path) {
+  if (ends_with(path, ".html")) return "text/html; charset=utf-8";
+  if (ends_with(path, ".xml")) return "application/rss+xml; charset=utf-8";
+  if (ends_with(path, ".css")) return "text/css; charset=utf-8";
+  return NULL;
+}
+
+/* True for a request path the site may answer. */
+static bool path_allowed(const struct zw_static_server *s, const char *path) {
+  if (strncmp(path, s->prefix, strlen(s->prefix)) != 0 || strstr(path, "/.") || strchr(path, '\\') ||
+      strstr(path, ".tmp.") || strstr(path, ".gone"))
+    return false;
+  return s->html_only ? ends_with(path, ".html") : content_type(path) != NULL;
+}
+
+/* Sends file with status; returns -1 when it is not a readable regular file. */
+static int send_file(struct evhttp_request *req, const char *file, int status) {
+  int fd = open(file, O_RDONLY);
+  struct stat st;
+  struct evbuffer *buf = NULL;
+  if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(buf = evbuffer_new())) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+  evhttp_add_header(headers, "Content-Type", content_type(file));
+  evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+  evbuffer_add_file(buf, fd, 0, st.st_size); /* takes the descriptor */
+  evhttp_send_reply(req, status, status == 410 ? "Gone" : "OK", buf);
+  evbuffer_free(buf);
+  return 0;
+}
+
+static void not_found(struct evhttp_request *req) {
+  zw_http_send_text(req, 404, "text/plain; charset=utf-8", "not found\n", 10);
+}
+
+static void handle(struct evhttp_request *req, void *arg) {
+  struct zw_static_server *s = arg;
+  char path[1024], file[1600], gone[1700], bare[64];
+  enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+  if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+    zw_http_send_error(req, 405, "method_not_allowed");
+    return;
+  }
+  if (!zw_http_path(req, path, sizeof path - 16)) {
+    zw_http_send_error(req, 400, "bad_request");
+    return;
+  }
+  snprintf(bare, sizeof bare, "%.*s", (int)strlen(s->prefix) - 1, s->prefix); /* "/zwgk" */
+  if (strcmp(path, "/") == 0 || strcmp(path, bare) == 0 || strcmp(path, s->prefix) == 0) {
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Location", s->index);
+    evhttp_send_reply(req, 302, "Found", NULL);
+    return;
+  }
+  if (path[strlen(path) - 1] == '/') strcat(path, "index.html");
+  if (!path_allowed(s, path)) {
+    not_found(req);
+    return;
+  }
+  snprintf(file, sizeof file, "%s%s", s->docroot, path);
+  snprintf(gone, sizeof gone, "%s.gone", file);
+  if (send_file(req, file, access(gone, F_OK) == 0 ? 410 : 200) < 0) not_found(req);
+}
+
+struct zw_static_server *zw_static_server_new(struct event_base *base, const char *address, const char *docroot,
+                                              const struct zw_static_site *site, char *err, size_t errlen) {
+  struct zw_static_server *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  snprintf(s->docroot, sizeof s->docroot, "%s", docroot);
+  size_t n = strlen(s->docroot);
+  if (n > 1 && s->docroot[n - 1] == '/') s->docroot[n - 1] = '\0';
+  snprintf(s->prefix, sizeof s->prefix, "%s", site->prefix);
+  snprintf(s->index, sizeof s->index, "%s", site->index);
+  s->html_only = site->html_only;
+  if (mkdir(s->docroot, 0755) < 0 && errno != EEXIST) {
+    snprintf(err, errlen, "document root %s: %s", s->docroot, strerror(errno));
+    free(s);
+    return NULL;
+  }
+  if (!(s->http = zw_http_listen(base, address, NULL, err, errlen))) {
+    free(s);
+    return NULL;
+  }
+  evhttp_set_gencb(s->http, handle, s);
+  evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+  return s;
+}
+
+void zw_static_server_destroy(struct zw_static_server *s) {
+  if (!s) return;
+  if (s->http) evhttp_free(s->http);
+  free(s);
 }

@@ -8,14 +8,14 @@
 #include "adapter.h"
 #include "board.h"
 #include "page.h"
-#include "serve.h"
 #include "zw_envelope.h"
 #include "zw_log.h"
+#include "zw_static.h"
 
 struct bulletin {
   struct zw_daemon *d;
   struct board board;
-  struct serve *serve;
+  struct zw_static_server *serve;
   char base_url[512]; /* bulletin.base_url without a trailing slash */
 };
 
@@ -197,6 +197,9 @@ static enum zw_outcome withdraw(void *state, struct zw_delivery *dv, char *err, 
   return o;
 }
 
+/* The boards' pages: only .html files under /bulletin/ (sidecars stay private). */
+static const struct zw_static_site bulletin_site = {"/bulletin/", "/bulletin/index.html", true};
+
 static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errlen) {
   const struct zw_config *cfg = zw_daemon_config(d);
   struct bulletin *bl = calloc(1, sizeof *bl);
@@ -215,8 +218,8 @@ static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errle
                      "Notices written, by action (publish, update, withdraw)");
   /* The list of boards is written first: it proves the document root writable. */
   if (page_boards(&bl->board, err, errlen) < 0 ||
-      !(bl->serve = serve_new(zw_daemon_base(d), zw_config_str(cfg, "bulletin.listen"), bl->board.docroot, err,
-                              errlen))) {
+      !(bl->serve = zw_static_server_new(zw_daemon_base(d), zw_config_str(cfg, "bulletin.listen"),
+                                         bl->board.docroot, &bulletin_site, err, errlen))) {
     free(bl);
     return NULL;
   }
@@ -226,7 +229,7 @@ static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errle
 static void destroy(void *state) {
   struct bulletin *bl = state;
   if (!bl) return;
-  serve_destroy(bl->serve);
+  zw_static_server_destroy(bl->serve);
   free(bl);
 }
 

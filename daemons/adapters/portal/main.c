@@ -5,15 +5,18 @@
 #include <string.h>
 
 #include "adapter.h"
-#include "serve.h"
 #include "site.h"
 #include "zw_envelope.h"
 #include "zw_log.h"
+#include "zw_static.h"
 
 struct portal {
   struct site site;
-  struct serve *serve;
+  struct zw_static_server *serve;
+  char base_url[512]; /* portal.base_url without a trailing slash */
 };
+
+static const struct zw_static_site portal_site = {"/zwgk/", "/zwgk/index.html", false};
 
 static enum zw_outcome failed(bool transient) { return transient ? ZW_RETRY : ZW_FAIL; }
 
@@ -25,7 +28,7 @@ static enum zw_outcome render_all(struct portal *p, const char *rid, const char 
       site_column(&p->site, column, &transient, err, errlen) < 0 ||
       (region && strlen(region) == 12 && site_village(&p->site, region, &transient, err, errlen) < 0) ||
       site_index(&p->site, &transient, err, errlen) < 0 ||
-      site_feed(&p->site, serve_base_url(p->serve), &transient, err, errlen) < 0)
+      site_feed(&p->site, p->base_url, &transient, err, errlen) < 0)
     return failed(transient);
   return ZW_OK;
 }
@@ -64,7 +67,7 @@ static enum zw_outcome deliver(void *state, struct zw_delivery *dv, char *err, s
   PQclear(res);
   enum zw_outcome o = render_all(p, dv->release_id, column, region, err, errlen);
   snprintf(dv->external_id, sizeof dv->external_id, "%s", dv->release_id);
-  snprintf(dv->url, sizeof dv->url, "%s%s", serve_base_url(p->serve),
+  snprintf(dv->url, sizeof dv->url, "%s%s", p->base_url,
            json_string_value(json_object_get(pl, "url_path")));
   return o;
 }
@@ -82,7 +85,7 @@ static enum zw_outcome withdraw(void *state, struct zw_delivery *dv, char *err, 
   enum zw_outcome o = ZW_OK;
   if (PQntuples(res) == 1) {
     o = render_all(p, dv->release_id, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), err, errlen);
-    snprintf(dv->url, sizeof dv->url, "%s/zwgk/%s/%s.html", serve_base_url(p->serve), PQgetvalue(res, 0, 0),
+    snprintf(dv->url, sizeof dv->url, "%s/zwgk/%s/%s.html", p->base_url, PQgetvalue(res, 0, 0),
              dv->release_id);
   }
   snprintf(dv->external_id, sizeof dv->external_id, "%s", dv->release_id);
@@ -97,8 +100,11 @@ static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errle
   p->site.pg = pg;
   snprintf(p->site.docroot, sizeof p->site.docroot, "%s", zw_config_str(cfg, "portal.docroot"));
   snprintf(p->site.name, sizeof p->site.name, "%s", zw_config_str(cfg, "portal.site_name"));
-  p->serve = serve_new(zw_daemon_base(d), zw_config_str(cfg, "portal.listen"), p->site.docroot,
-                       zw_config_str(cfg, "portal.base_url"), err, errlen);
+  snprintf(p->base_url, sizeof p->base_url, "%s", zw_config_str(cfg, "portal.base_url"));
+  size_t n = strlen(p->base_url);
+  if (n && p->base_url[n - 1] == '/') p->base_url[n - 1] = '\0';
+  p->serve = zw_static_server_new(zw_daemon_base(d), zw_config_str(cfg, "portal.listen"), p->site.docroot,
+                                  &portal_site, err, errlen);
   if (!p->serve) {
     free(p);
     return NULL;
@@ -112,7 +118,7 @@ static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errle
 static void destroy(void *state) {
   struct portal *p = state;
   if (!p) return;
-  serve_destroy(p->serve);
+  zw_static_server_destroy(p->serve);
   free(p);
 }
 
