@@ -22,6 +22,9 @@
  * process while it works on it. */
 #define DUE_BATCH 20
 #define LEASE "5 minutes"
+/* About how long one scheduled pass may spend on parked items: it runs in a
+ * Kafka transaction and on the event loop, like a batch. */
+#define DUE_SECONDS 1.0
 
 struct runner {
   const struct zw_adapter_ops *ops;
@@ -414,7 +417,10 @@ static enum zw_outcome run_due(void *arg, struct zw_stage *st, char *err, size_t
                              2, params, &transient, err, errlen);
   if (!res) return zw_stage_pg_failed(transient, err, err, errlen);
   enum zw_outcome o = ZW_OK;
-  for (int i = 0; i < PQntuples(res) && o == ZW_OK && !zw_daemon_stopping(r->d); i++) {
+  double start = zw_now();
+  int i = 0;
+  for (; i < PQntuples(res) && o == ZW_OK && !zw_daemon_stopping(r->d); i++) {
+    if (i > 0 && zw_now() - start > DUE_SECONDS) break; /* the rest: next pass */
     long id = atol(PQgetvalue(res, i, 0));
     json_t *env = json_loads(PQgetvalue(res, i, 1), 0, NULL);
     struct zw_delivery dv;
@@ -429,6 +435,15 @@ static enum zw_outcome run_due(void *arg, struct zw_stage *st, char *err, size_t
     json_decref(env);
     if (o == ZW_OK && finished) r->done_ids[r->ndone++] = id;
   }
+  /* Leased rows this pass did not reach are due again at once. */
+  char ids[DUE_BATCH * 24] = "{", pgerr[256];
+  for (int j = i; j < PQntuples(res); j++)
+    snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%s", j > i ? "," : "", PQgetvalue(res, j, 0));
+  strcat(ids, "}");
+  const char *unreached[] = {ids};
+  if (i < PQntuples(res) && zw_pg_run(r->pg, "UPDATE delivery_retries SET next_at = now() WHERE id = ANY ($1::bigint[])",
+                                      1, unreached, &transient, pgerr, sizeof pgerr) < 0)
+    zw_warn(NULL, "parked deliveries stay leased until the lease ends: %s", pgerr);
   PQclear(res);
   return o;
 }
