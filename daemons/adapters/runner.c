@@ -26,6 +26,9 @@
  * Kafka transaction and on the event loop, like a batch. */
 #define DUE_SECONDS 1.0
 
+/* How the error of a work item refused for a newer revision begins. */
+#define SUPERSEDED "superseded:"
+
 struct runner {
   const struct zw_adapter_ops *ops;
   struct zw_daemon *d;
@@ -285,8 +288,10 @@ static enum zw_outcome attempt(struct runner *r, struct zw_stage *st, struct zw_
     *finished = true;
     if ((o = load_result(r, dv, &attempts, why, sizeof why)) != ZW_OK) goto out;
     bool failed = strcmp(k.status, "failed") == 0;
+    bool superseded = failed && strncmp(why, SUPERSEDED, strlen(SUPERSEDED)) == 0; /* never dead-lettered */
     if (send_receipt(r, st, dv, k.status, attempts, failed ? why : NULL, err, errlen) < 0) o = ZW_RETRY;
-    else if (failed && zw_stage_dead_letter(st, dv->env, "delivery_failed", why, err, errlen) < 0) o = ZW_RETRY;
+    else if (failed && !superseded && zw_stage_dead_letter(st, dv->env, "delivery_failed", why, err, errlen) < 0)
+      o = ZW_RETRY;
     count(r, "zwgk_deliveries_total", "repeated");
     goto out;
   }
@@ -296,8 +301,8 @@ static enum zw_outcome attempt(struct runner *r, struct zw_stage *st, struct zw_
     /* A later revision is already out (or withdrawn) there: this older one —
      * a replayed dead letter, say — must not bring back what it replaced. */
     char why_stale[160];
-    snprintf(why_stale, sizeof why_stale, "superseded: revision %d is already %s on %s", newer,
-             "delivered or withdrawn", r->ops->channel);
+    snprintf(why_stale, sizeof why_stale, SUPERSEDED " revision %d is already delivered or withdrawn on %s", newer,
+             r->ops->channel);
     zw_warn(dv->release_id, "revision %d not sent: %s", dv->revision, why_stale);
     if ((o = record(r, dv, "failed", why_stale, &attempts, err, errlen)) != ZW_OK) goto out;
     *finished = true;
