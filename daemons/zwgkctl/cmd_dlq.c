@@ -126,11 +126,6 @@ static int parse_entry_id(const char *s, int32_t *partition, int64_t *offset) {
 
 /* --- reading the DLQ ---------------------------------------------------------- */
 
-/* librdkafka's own lines (e.g. "Connect to … failed") only in debug logs. */
-static void kafka_log(const rd_kafka_t *rk, int level, const char *facility, const char *line) {
-  zw_debug(NULL, "librdkafka %s: %s", facility, line);
-}
-
 /* A read_committed consumer that assigns partitions itself: it never joins
  * the group named, never commits, and reports the end of each partition. */
 static rd_kafka_t *dlq_consumer(const struct zw_config *cfg, char *err, size_t errlen) {
@@ -139,29 +134,7 @@ static rd_kafka_t *dlq_consumer(const struct zw_config *cfg, char *err, size_t e
       {"enable.auto.offset.store", "false"}, {"enable.partition.eof", "true"},
       {"isolation.level", "read_committed"}, {"auto.offset.reset", "earliest"},
   };
-  char rkerr[256];
-  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, "zwgkctl", err, errlen);
-  if (!conf) return NULL;
-  for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
-    if (zw_kafka_conf_set(conf, props[i][0], props[i][1], err, errlen) < 0) {
-      rd_kafka_conf_destroy(conf);
-      return NULL;
-    }
-  rd_kafka_conf_set_log_cb(conf, kafka_log);
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof rkerr);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf); /* ownership passes only on success */
-    snprintf(err, errlen, "cannot make a Kafka consumer: %s", rkerr);
-    return NULL;
-  }
-  rd_kafka_poll_set_consumer(rk);
-  return rk;
-}
-
-static void dlq_consumer_destroy(rd_kafka_t *rk) {
-  if (!rk) return;
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
+  return ctl_kafka_new(cfg, RD_KAFKA_CONSUMER, props, sizeof props / sizeof props[0], NULL, err, errlen);
 }
 
 /* The topic's partitions, each at offset (e.g. RD_KAFKA_OFFSET_BEGINNING), or
@@ -298,7 +271,7 @@ static int read_dlq(const struct zw_config *cfg, const char *topic, int64_t sinc
   rc = 0;
 out:
   if (list) rd_kafka_topic_partition_list_destroy(list);
-  dlq_consumer_destroy(rk);
+  ctl_kafka_consumer_destroy(rk);
   return rc;
 }
 
@@ -325,7 +298,7 @@ static int read_one(const struct zw_config *cfg, const char *topic, int32_t part
 out:
   if (one) rd_kafka_topic_partition_list_destroy(one);
   if (list) rd_kafka_topic_partition_list_destroy(list);
-  dlq_consumer_destroy(rk);
+  ctl_kafka_consumer_destroy(rk);
   json_decref(found);
   return rc;
 }
@@ -620,24 +593,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 /* An idempotent producer (acks=all) whose every message gets an outcome
  * within DELIVERY_TIMEOUT_MS. NULL with err. */
 static rd_kafka_t *replay_producer(const struct zw_config *cfg, char *err, size_t errlen) {
-  char rkerr[256], timeout[16];
+  char timeout[16];
   snprintf(timeout, sizeof timeout, "%d", DELIVERY_TIMEOUT_MS);
-  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, "zwgkctl", err, errlen);
-  if (!conf) return NULL;
-  if (zw_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) < 0 ||
-      zw_kafka_conf_set(conf, "acks", "all", err, errlen) < 0 ||
-      zw_kafka_conf_set(conf, "message.timeout.ms", timeout, err, errlen) < 0) {
-    rd_kafka_conf_destroy(conf);
-    return NULL;
-  }
-  rd_kafka_conf_set_log_cb(conf, kafka_log);
-  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof rkerr);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf); /* ownership passes only on success */
-    snprintf(err, errlen, "cannot make a Kafka producer: %s", rkerr);
-    return NULL;
-  }
+  const char *const props[][2] = {{"enable.idempotence", "true"}, {"acks", "all"}, {"message.timeout.ms", timeout}};
+  rd_kafka_t *rk = ctl_kafka_new(cfg, RD_KAFKA_PRODUCER, props, 3, on_delivery, err, errlen);
+  if (!rk) return NULL;
   if (!zw_kafka_probe(rk, KAFKA_TIMEOUT_MS)) {
     snprintf(err, errlen, "kafka unreachable: no broker of %s answered", zw_config_str(cfg, "kafka.brokers"));
     rd_kafka_destroy(rk);

@@ -87,22 +87,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 /* Writes env to topic suffix `topic`, keyed by its release_id, carrying the
  * release's trace, and waits for Kafka's acknowledgement (acks=all). */
 static int produce_acknowledged(struct ctl *ctl, const char *topic, const json_t *env, char *err, size_t errlen) {
-  rd_kafka_conf_t *conf = zw_kafka_conf(ctl->cfg, "zwgkctl", err, errlen);
-  if (!conf) return -1;
-  if (zw_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) < 0 ||
-      zw_kafka_conf_set(conf, "acks", "all", err, errlen) < 0 ||
-      zw_kafka_conf_set(conf, "message.timeout.ms", "15000", err, errlen) < 0) {
-    rd_kafka_conf_destroy(conf);
-    return -1;
-  }
-  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-  char rkerr[512], full[256], trace_id[ZW_TRACE_ID_LEN + 1], span[ZW_SPAN_ID_LEN + 1], tp[ZW_TRACEPARENT_LEN + 1];
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof rkerr);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf);
-    snprintf(err, errlen, "kafka: %s", rkerr);
-    return -1;
-  }
+  static const char *const props[][2] = {
+      {"enable.idempotence", "true"}, {"acks", "all"}, {"message.timeout.ms", "15000"}};
+  char full[256], trace_id[ZW_TRACE_ID_LEN + 1], span[ZW_SPAN_ID_LEN + 1], tp[ZW_TRACEPARENT_LEN + 1];
+  rd_kafka_t *rk = ctl_kafka_new(ctl->cfg, RD_KAFKA_PRODUCER, props, 3, on_delivery, err, errlen);
+  if (!rk) return -1;
   int rc = -1;
   char *value = json_dumps(env, JSON_COMPACT);
   const char *key = json_string_value(json_object_get(env, "release_id"));

@@ -228,36 +228,12 @@ static json_t *probe_daemons(const struct zw_config *cfg, bool *all_ready) {
 
 /* --- consumer lag ---------------------------------------------------------- */
 
-/* librdkafka's own lines (e.g. "Connect to … failed") only in debug logs. */
-static void kafka_log(const rd_kafka_t *rk, int level, const char *facility, const char *line) {
-  zw_debug(NULL, "librdkafka %s: %s", facility, line);
-}
-
 /* A consumer that only reads: group.id set so that it may ask for the
  * group's committed offsets, but it never subscribes nor commits. */
 static rd_kafka_t *lag_consumer(const struct zw_config *cfg, const char *group, char *err,
                                 size_t errlen) {
-  char rkerr[256];
-  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, "zwgkctl", err, errlen);
-  if (!conf) return NULL;
-  if (zw_kafka_conf_set(conf, "group.id", group, err, errlen) < 0 ||
-      zw_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) < 0) {
-    rd_kafka_conf_destroy(conf);
-    return NULL;
-  }
-  rd_kafka_conf_set_log_cb(conf, kafka_log);
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof rkerr);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf); /* ownership passes only on success */
-    snprintf(err, errlen, "cannot make a Kafka consumer: %s", rkerr);
-  }
-  return rk;
-}
-
-static void lag_consumer_destroy(rd_kafka_t *rk) {
-  if (!rk) return;
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
+  const char *const props[][2] = {{"group.id", group}, {"enable.auto.commit", "false"}};
+  return ctl_kafka_new(cfg, RD_KAFKA_CONSUMER, props, 2, NULL, err, errlen);
 }
 
 /* The topic's partitions, sorted, or NULL with err (e.g. the topic does not exist). */
@@ -357,7 +333,7 @@ static bool consumer_lag(const struct zw_config *cfg, json_t *rows, json_t *erro
     } else if (group_lag(rk, group, topic, rows, err, sizeof err) < 0) {
       add_error(errors, group, topic, err);
     }
-    lag_consumer_destroy(rk);
+    ctl_kafka_consumer_destroy(rk);
   }
   return reachable;
 }

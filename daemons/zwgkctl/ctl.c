@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "zw_kafka.h"
 #include "zw_log.h"
 
 /* Index of the option arg names ("--name" or "--name=value"), or -1. */
@@ -171,4 +172,39 @@ void ctl_progress(const char *what, long long done, long long total, bool finish
   fprintf(stderr, "\r%s [%.*s%*s] %3d%% %lld/%lld", what, filled, "##############################", width - filled, "",
           total > 0 ? (int)(done * 100 / total) : 100, done, total);
   fflush(stderr);
+}
+
+/* librdkafka's own lines (e.g. "Connect to … failed") only in debug logs. */
+static void kafka_log(const rd_kafka_t *rk, int level, const char *facility, const char *line) {
+  zw_debug(NULL, "librdkafka %s: %s", facility, line);
+}
+
+rd_kafka_t *ctl_kafka_new(const struct zw_config *cfg, rd_kafka_type_t type, const char *const (*props)[2],
+                          size_t nprops,
+                          void (*dr)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque), char *err,
+                          size_t errlen) {
+  char rkerr[256];
+  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, "zwgkctl", err, errlen);
+  if (!conf) return NULL;
+  for (size_t i = 0; i < nprops; i++)
+    if (zw_kafka_conf_set(conf, props[i][0], props[i][1], err, errlen) < 0) {
+      rd_kafka_conf_destroy(conf);
+      return NULL;
+    }
+  rd_kafka_conf_set_log_cb(conf, kafka_log);
+  if (dr) rd_kafka_conf_set_dr_msg_cb(conf, dr);
+  rd_kafka_t *rk = rd_kafka_new(type, conf, rkerr, sizeof rkerr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf); /* ownership passes only on success */
+    snprintf(err, errlen, "cannot make a Kafka %s: %s", type == RD_KAFKA_CONSUMER ? "consumer" : "producer", rkerr);
+    return NULL;
+  }
+  if (type == RD_KAFKA_CONSUMER) rd_kafka_poll_set_consumer(rk);
+  return rk;
+}
+
+void ctl_kafka_consumer_destroy(rd_kafka_t *rk) {
+  if (!rk) return;
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
 }

@@ -5,6 +5,7 @@
 #define ZWGKCTL_CTL_H
 
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -117,6 +118,21 @@ struct zw_pg *ctl_pg(struct ctl *ctl, char *err, size_t errlen);
 int ctl_begin(struct ctl *ctl, char *err, size_t errlen) __attribute__((warn_unused_result));
 int ctl_commit(struct ctl *ctl, char *err, size_t errlen) __attribute__((warn_unused_result));
 void ctl_rollback(struct ctl *ctl);
+
+/* --- Kafka (ctl.c) --- */
+
+/* A librdkafka client of type for the configuration's brokers, with the
+ * nprops property pairs set on top and librdkafka's own log lines sent to the
+ * debug log; dr, when not NULL, is the producer's delivery-report callback.
+ * A consumer gets its main queue redirected to the consumer queue. Returns
+ * NULL with err. */
+rd_kafka_t *ctl_kafka_new(const struct zw_config *cfg, rd_kafka_type_t type, const char *const (*props)[2],
+                          size_t nprops,
+                          void (*dr)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque), char *err,
+                          size_t errlen) __attribute__((warn_unused_result));
+
+/* Leaves a consumer's group (if it joined one) and frees it; accepts NULL. */
+void ctl_kafka_consumer_destroy(rd_kafka_t *rk);
 
 /* --- aligned tables (table.c) --- */
 
