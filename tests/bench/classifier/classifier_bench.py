@@ -242,22 +242,11 @@ def cmd_load(args):
 # --- Kafka ------------------------------------------------------------------------
 
 def high_watermarks(brokers, topic, timeout=15.0):
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    """{partition: (low, high)}: the ingest bench's reader, in this process."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ingest"))
+    import kafka_records
 
-    consumer = Consumer({"bootstrap.servers": brokers, "group.id": "zwgk-bench-classifier-offsets",
-                         "enable.auto.commit": False, "log_level": 3})
-    try:
-        md = consumer.list_topics(topic, timeout=timeout)
-        t = md.topics.get(topic)
-        if t is None or t.error is not None:
-            raise KafkaException(f"topic {topic}: {t.error if t else 'not found'}")
-        marks = {}
-        for p in sorted(t.partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-            marks[p] = (low, high)
-        return marks
-    finally:
-        consumer.close()
+    return kafka_records.watermarks(brokers, topic, timeout, group="zwgk-bench-classifier-offsets")
 
 
 def cmd_topic_stats(args):

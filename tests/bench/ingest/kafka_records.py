@@ -35,10 +35,11 @@ from collections import Counter
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 
-def high_watermarks(brokers, topic, timeout=15.0):
+def watermarks(brokers, topic, timeout=15.0, group="zwgk-bench-offsets"):
+    """{partition: (low, high)} of every partition of topic."""
     consumer = Consumer({
         "bootstrap.servers": brokers,
-        "group.id": "zwgk-bench-offsets",
+        "group.id": group,
         "enable.auto.commit": False,
         "log_level": 3,
     })
@@ -47,13 +48,15 @@ def high_watermarks(brokers, topic, timeout=15.0):
         t = md.topics.get(topic)
         if t is None or t.error is not None:
             raise KafkaException(f"topic {topic}: {t.error if t else 'not found'}")
-        marks = {}
-        for p in sorted(t.partitions):
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-            marks[str(p)] = high
-        return marks
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+                for p in sorted(t.partitions)}
     finally:
         consumer.close()
+
+
+def high_watermarks(brokers, topic, timeout=15.0):
+    """{"partition": high} of every partition of topic (JSON keys)."""
+    return {str(p): high for p, (_, high) in watermarks(brokers, topic, timeout).items()}
 
 
 def read_keys(brokers, topic, before, after, timeout):
