@@ -1,7 +1,7 @@
 /* zwgk-fanout — consumes zwgk.tagged and writes one rendered work item per
  * channel to zwgk.channel.<name>, in the same transaction as the consumed
  * offset. Withdrawals and updates follow the release to every channel it was
- * delivered to, from the deliveries table. */
+ * sent to, from the deliveries table. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +38,10 @@ static enum zw_outcome render_names(struct fanout *f, const json_t *env, char *r
 }
 
 /* Channels to reach: the tags' channels, plus for update and withdraw every
- * channel an earlier revision was delivered to. Returns a new array or NULL. */
+ * channel an earlier revision was sent to, delivered there or still on its way
+ * (a withdrawal fanned out before the adapter delivered the publication must
+ * still follow it; the channel topic keeps the two in order). Returns a new
+ * array or NULL. */
 static json_t *target_channels(struct fanout *f, const json_t *env, bool *transient, char *err, size_t errlen) {
   json_t *channels = json_array();
   const char *action = zw_envelope_action(env);
@@ -48,11 +51,13 @@ static json_t *target_channels(struct fanout *f, const json_t *env, bool *transi
   if (strcmp(action, "withdraw") != 0)
     json_array_foreach(tagged, i, c) json_array_append(channels, c);
   if (strcmp(action, "publish") == 0) return channels;
-  const char *params[] = {zw_envelope_release_id(env)};
+  char rev[16];
+  snprintf(rev, sizeof rev, "%d", zw_envelope_revision(env));
+  const char *params[] = {zw_envelope_release_id(env), rev};
   PGresult *res = zw_pg_exec(f->pg,
                              "SELECT DISTINCT channel FROM deliveries WHERE release_id = $1 "
-                             "AND status = 'delivered' ORDER BY channel",
-                             1, params, transient, err, errlen);
+                             "AND revision < $2::int AND status IN ('pending', 'delivered') ORDER BY channel",
+                             2, params, transient, err, errlen);
   if (!res) {
     json_decref(channels);
     return NULL;
