@@ -33,6 +33,10 @@ enum txn_fate { TXN_RETRY, TXN_ABORT, TXN_FATAL };
 
 /* About how long one batch may process messages before it commits. */
 #define BATCH_SECONDS 0.5
+/* The largest dead letter written, serialised: below the broker's and
+ * librdkafka's default message.max.bytes (about 1 MB) with room for headers.
+ * A larger one would be refused, and the stage would retry it forever. */
+#define DLQ_RECORD_MAX 900000
 
 static enum txn_fate txn_classify(const rd_kafka_error_t *e) {
   if (rd_kafka_error_is_fatal(e)) return TXN_FATAL;
@@ -160,14 +164,55 @@ const char *zw_stage_source(const rd_kafka_message_t *msg, char *buf, size_t len
   return buf;
 }
 
+/* The length of the longest prefix of s[0..len) that is at most max bytes and
+ * does not end inside a UTF-8 sequence. */
+static size_t utf8_prefix(const char *s, size_t len, size_t max) {
+  size_t n = len < max ? len : max;
+  if (n == len) return n;
+  size_t lead = n;
+  while (lead > 0 && lead > n - 4 && ((unsigned char)s[lead] & 0xC0) == 0x80) lead--;
+  return lead;
+}
+
+/* Makes dl fit DLQ_RECORD_MAX once serialised. What is dropped first are the
+ * copies of the original's members (the release is in the original too), then
+ * the original is cut to a prefix, halved until it fits; the full length and
+ * SHA-256 of the original are kept, and original_truncated says an entry can
+ * no longer be replayed as it was. Returns 0, or -1 if it cannot fit. */
+static int dead_letter_fit(json_t *dl, const char *original, size_t len) {
+  char *text = json_dumps(dl, JSON_COMPACT);
+  size_t size = text ? strlen(text) : SIZE_MAX;
+  free(text);
+  if (size <= DLQ_RECORD_MAX) return 0;
+  json_object_del(dl, "release");
+  json_object_del(dl, "ingest");
+  char digest[65];
+  zw_sha256_hex(original ? original : "", original ? len : 0, digest);
+  json_object_set_new(dl, "original_bytes", json_integer((json_int_t)len));
+  json_object_set_new(dl, "original_sha256", json_string(digest));
+  json_object_set_new(dl, "original_truncated", json_true());
+  for (size_t keep = DLQ_RECORD_MAX / 2;; keep /= 2) {
+    size_t n = original ? utf8_prefix(original, len, keep) : 0;
+    json_t *cut = n ? json_stringn(original, n) : NULL;
+    json_object_set_new(dl, "original", cut ? cut : json_string(""));
+    text = json_dumps(dl, JSON_COMPACT);
+    size = text ? strlen(text) : SIZE_MAX;
+    free(text);
+    if (size <= DLQ_RECORD_MAX) return 0;
+    if (keep == 0) return -1;
+  }
+}
+
 /* Writes a dead letter for msg: the error, where it came from and the original. */
 static int dead_letter(struct zw_stage *st, const rd_kafka_message_t *msg, const json_t *env,
                        const char *kind, const char *message) {
   char source[320], err[256];
+  const char *original = msg->payload ? (const char *)msg->payload : "";
+  size_t len = msg->payload ? msg->len : 0;
   json_t *dl = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s%}", "schema", "zwgk.dlq.v1", "error",
                          "stage", zw_daemon_name(st->d), "kind", kind, "message", message,
-                         "source", zw_stage_source(msg, source, sizeof source), "original",
-                         (const char *)msg->payload, msg->payload ? msg->len : 0);
+                         "source", zw_stage_source(msg, source, sizeof source), "original", original, len);
+  bool utf8 = dl != NULL;
   if (!dl) /* the original is not UTF-8: keep its bytes hex-free but visible as "" */
     dl = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s}", "schema", "zwgk.dlq.v1", "error", "stage",
                    zw_daemon_name(st->d), "kind", kind, "message", message, "source",
@@ -179,7 +224,11 @@ static int dead_letter(struct zw_stage *st, const rd_kafka_message_t *msg, const
   }
   if (!json_object_get(dl, "release_id") && msg->key && msg->key_len == ZW_RELEASE_ID_LEN)
     json_object_set_new(dl, "release_id", json_stringn(msg->key, msg->key_len));
-  int rc = zw_stage_emit(st, "dlq", dl, err, sizeof err);
+  int rc = -1;
+  if (dead_letter_fit(dl, utf8 ? original : NULL, len) < 0)
+    snprintf(err, sizeof err, "the dead letter does not fit %d bytes", DLQ_RECORD_MAX);
+  else
+    rc = zw_stage_emit(st, "dlq", dl, err, sizeof err);
   if (rc < 0) zw_error(NULL, "cannot dead-letter: %s", err);
   else zw_warn(json_string_value(json_object_get(dl, "release_id")), "dead-lettered %s: %s", kind, message);
   count_error(st, kind);
@@ -202,6 +251,15 @@ int zw_stage_dead_letter(struct zw_stage *st, const json_t *env, const char *kin
   for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++) {
     json_t *v = json_object_get(env, copy[i]);
     if (v) json_object_set(dl, copy[i], v);
+  }
+  const char *kept = json_string_value(json_object_get(dl, "original"));
+  char *whole = kept ? strdup(kept) : NULL;
+  int fits = dead_letter_fit(dl, whole, whole ? strlen(whole) : 0);
+  free(whole);
+  if (fits < 0) {
+    snprintf(err, errlen, "the dead letter does not fit %d bytes", DLQ_RECORD_MAX);
+    json_decref(dl);
+    return -1;
   }
   int rc = zw_stage_emit(st, "dlq", dl, err, errlen);
   if (rc == 0) zw_warn(json_string_value(json_object_get(env, "release_id")), "dead-lettered %s: %s", kind, message);

@@ -556,6 +556,12 @@ static enum plan_result plan_replay(const struct ctl *ctl, const char *dlq_topic
     snprintf(err, errlen, "entry %s kept no original (it was not UTF-8): nothing to replay", p->id);
     return PLAN_FAILED;
   }
+  if (json_is_true(json_object_get(record, "original_truncated"))) {
+    snprintf(err, errlen, "entry %s kept only the first %zu of the original's %lld bytes (sha256 %s): it cannot "
+             "be replayed as it was", p->id, p->original_len, (long long)member_int(record, "original_bytes"),
+             member_str(record, "original_sha256") ? member_str(record, "original_sha256") : "?");
+    return PLAN_FAILED;
+  }
   p->parsed = json_loadb(p->original, p->original_len, 0, NULL);
   if (plan_target(ctl, p, member_str(record, "source"), err, errlen) < 0 ||
       plan_headers(p, record, err, errlen) < 0) {

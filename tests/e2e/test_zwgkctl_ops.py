@@ -11,6 +11,7 @@ run, so the suite can run again on the same stack.
 
 import csv
 import datetime
+import hashlib
 import io
 import json
 import os
@@ -204,6 +205,28 @@ def test_poison_is_listed_and_not_replayed_without_force(stack, ctl, consume_unt
     assert TRACEPARENT.match(again["headers"]["traceparent"])
     entries = wait_for_dead_letter(ctl, key, count=2)
     assert entries[0]["replayed"]["count"] == 1 and entries[1]["replayed"] is None
+
+
+def test_a_message_too_large_for_a_dead_letter_is_kept_in_part_and_not_replayed(stack, ctl):
+    """A message near Kafka's 1 MB limit whose escaping in JSON doubles it: the
+    dead letter keeps a prefix, the length and the SHA-256 of the whole, and the
+    partition goes on (before, the refused dead letter held it for good)."""
+    key = uuid.uuid4().hex
+    big = ('{"schema": "zwgk.release.v1", "junk": "' + '\\"' * 499_000 + '"}').encode()
+    producer = Producer({"bootstrap.servers": stack.brokers, "enable.idempotence": True, "acks": "all",
+                         "message.max.bytes": 1_048_576})
+    producer.produce("zwgk.tagged", key=key.encode(), value=big)
+    assert producer.flush(30) == 0
+
+    [entry] = wait_for_dead_letter(ctl, key)
+    record = entry["record"]
+    assert record["error"]["kind"] == "poison" and record["error"]["stage"] == "fanout"
+    assert record["original_truncated"] is True and record["original_bytes"] == len(big)
+    assert record["original_sha256"] == hashlib.sha256(big).hexdigest()
+    assert 0 < len(record["original"].encode()) < len(big) and big.decode().startswith(record["original"])
+    refused = ctl("dlq", "replay", entry["id"], "--force")
+    assert refused.returncode == 1, describe(refused)
+    assert "cannot be replayed" in refused.stderr
 
 
 def test_replay_usage_and_unknown_entries(ctl):

@@ -457,6 +457,9 @@ def poison_records(rid_prefix):
     return [
         ("bad_json", good["release_id"], text[: len(text) // 2].encode()),
         ("oversized", good["release_id"], json.dumps({"schema": "zwgk.release.v1", "junk": "x" * 990_000}).encode()),
+        # Twice as large once escaped inside a dead letter's "original".
+        ("oversized_escaped", good["release_id"],
+         json.dumps({"schema": "zwgk.release.v1", "junk": '"' * 499_000}).encode()),
         ("truncated_utf8", good["release_id"], ('{"schema": "zwgk.release.v1", "title": "公开').encode()[:-1]),
         ("invalid_utf8", good["release_id"], b'{"schema": "zwgk.release.v1", "release_id": "\xff\xfe"}'),
     ]
