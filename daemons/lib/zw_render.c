@@ -30,6 +30,15 @@ static const char *member(const json_t *obj, const char *name) {
   return json_string_value(json_object_get(obj, name));
 }
 
+/* The public body, sanitised, without the characters no page may hold (a
+ * text node keeps control characters the release sent). Caller frees. */
+static char *public_html(const json_t *pub) {
+  const char *body = member(pub, "body");
+  char *sanitised = zw_html_sanitize(body ? body : ""), *clean = zw_text_clean(sanitised);
+  free(sanitised);
+  return clean;
+}
+
 json_t *zw_render_portal(const json_t *env) {
   const json_t *tags = json_object_get(env, "tags"), *pub = json_object_get(env, "public");
   const json_t *release = json_object_get(env, "release");
@@ -37,15 +46,21 @@ json_t *zw_render_portal(const json_t *env) {
   if (!column || !rid || !json_is_object(pub)) return NULL;
   char path[512];
   snprintf(path, sizeof path, "/zwgk/%s/%s.html", column, rid);
-  char *body = zw_html_sanitize(member(pub, "body") ? member(pub, "body") : "");
-  if (!body) return NULL;
-  json_t *payload = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "column", column,
-                              "column_name", member(tags, "item_l2") ? member(tags, "item_l2") : column,
-                              "url_path", path, "title", member(pub, "title") ? member(pub, "title") : "",
-                              "body_html", body, "summary", member(pub, "summary"), "region_code",
-                              member(release, "region_code"), "department", member(release, "department"),
-                              "doc_type", member(release, "doc_type"), "formed_at", member(release, "formed_at"));
+  /* The portal escapes title and summary as they are; only what no page or
+   * feed may hold (control characters, noncharacters) goes. */
+  const char *summary_sent = member(pub, "summary");
+  char *body = public_html(pub), *title = zw_text_clean(member(pub, "title") ? member(pub, "title") : "");
+  char *summary = summary_sent ? zw_text_clean(summary_sent) : NULL;
+  json_t *payload = NULL;
+  if (body && title && (summary || !summary_sent))
+    payload = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "column", column, "column_name",
+                        member(tags, "item_l2") ? member(tags, "item_l2") : column, "url_path", path, "title", title,
+                        "body_html", body, "summary", summary, "region_code", member(release, "region_code"),
+                        "department", member(release, "department"), "doc_type", member(release, "doc_type"),
+                        "formed_at", member(release, "formed_at"));
   free(body);
+  free(title);
+  free(summary);
   return payload;
 }
 
@@ -269,9 +284,8 @@ static char *digest_source(const json_t *pub, const char *body_html) {
 static json_t *render_wechat(const json_t *env, const struct zw_render_ctx *ctx) {
   const json_t *pub = json_object_get(env, "public");
   json_t *payload = NULL, *shortened = json_array();
-  const char *body = member(pub, "body");
   char *url = portal_url(env, ctx), *title_text = public_plain(pub, "title");
-  char *body_html = zw_html_sanitize(body ? body : ""), *digest_text = NULL, *title = NULL, *digest = NULL;
+  char *body_html = public_html(pub), *digest_text = NULL, *title = NULL, *digest = NULL;
   char *content = NULL;
   if (!shortened || !title_text || !body_html || !(digest_text = digest_source(pub, body_html))) goto out;
   if (!(title = fit_plain(title_text, WECHAT_TITLE_LIMIT, "title", shortened)) ||
@@ -432,10 +446,10 @@ static json_t *render_broadcast(const json_t *env, const struct zw_render_ctx *c
   const json_t *pub = json_object_get(env, "public"), *tags = json_object_get(env, "tags");
   const json_t *release = json_object_get(env, "release");
   json_t *payload = NULL, *shortened = json_array();
-  const char *body = member(pub, "body"), *region_code = member(release, "region_code");
+  const char *region_code = member(release, "region_code");
   const char *region_name = ctx && ctx->region_name && ctx->region_name[0] ? ctx->region_name : NULL;
   const char *event = member(tags, "item_l2");
-  char *url = portal_url(env, ctx), *title = public_plain(pub, "title"), *body_html = zw_html_sanitize(body ? body : "");
+  char *url = portal_url(env, ctx), *title = public_plain(pub, "title"), *body_html = public_html(pub);
   char *area = zw_text_plain(region_name ? region_name : region_code && region_code[0] ? region_code : "全域");
   char *event_text = zw_text_plain(event && event[0] ? event : "政务公开"), *geocode = zw_text_plain(region_code);
   char *headline = NULL, *text = NULL, *tts = NULL;
@@ -468,10 +482,10 @@ out:
 static json_t *render_bulletin(const json_t *env, const struct zw_render_ctx *ctx) {
   const json_t *pub = json_object_get(env, "public"), *tags = json_object_get(env, "tags");
   const json_t *release = json_object_get(env, "release");
-  const char *body = member(pub, "body"), *column_name = member(tags, "item_l2");
+  const char *column_name = member(tags, "item_l2");
   json_t *payload = NULL;
   char *url = portal_url(env, ctx), *title = public_plain(pub, "title"), *summary = public_plain(pub, "summary");
-  char *body_html = zw_html_sanitize(body ? body : "");
+  char *body_html = public_html(pub);
   if (!title || !summary || !body_html) goto out;
   payload = json_pack(
       "{s:s*, s:s*, s:s, s:s*, s:s, s:s*, s:s*, s:s*, s:s*, s:s*, s:s*, s:[]}", "region_code",

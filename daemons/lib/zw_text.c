@@ -118,10 +118,42 @@ static bool is_space(uint32_t cp) {
          cp == 0x2029;
 }
 
+/* Noncharacters: U+FDD0–U+FDEF and the last two code points of every plane. */
+static bool is_noncharacter(uint32_t cp) { return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE; }
+
+/* Characters that XML 1.0 does not allow, or that HTML reports as parse
+ * errors (control characters, noncharacters): never written into a page,
+ * a feed or an alert. */
+static bool unfit_for_markup(uint32_t cp) {
+  return (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7F && cp <= 0x9F) ||
+         is_noncharacter(cp);
+}
+
 /* Characters that are never part of a plain-text field. */
 static bool removed(uint32_t cp) {
-  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0xFFFE || cp == 0xFFFF || (cp >= 0x202A && cp <= 0x202E) ||
-         (cp >= 0x2066 && cp <= 0x2069);
+  return cp < 0x20 || unfit_for_markup(cp) || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+char *zw_text_clean(const char *s) {
+  if (!s) return NULL;
+  size_t n = strlen(s), used = 0;
+  char *out = malloc(n + 1);
+  if (!out) return NULL;
+  for (size_t i = 0; i < n;) {
+    uint32_t cp;
+    size_t length = zw_text_decode(s + i, n - i, &cp);
+    if (length == 0) {
+      i++;
+      continue;
+    }
+    if (!unfit_for_markup(cp)) {
+      memcpy(out + used, s + i, length);
+      used += length;
+    }
+    i += length;
+  }
+  out[used] = '\0';
+  return out;
 }
 
 char *zw_text_plain(const char *s) {

@@ -37,13 +37,23 @@ size_t zw_text_offset(const char *s, size_t characters);
 bool zw_text_joins_at(const char *s, size_t at);
 
 /* Returns a newly allocated copy of s as one line of plain text: ill-formed
- * bytes, control characters (C0, DEL, C1), the noncharacters U+FFFE/U+FFFF and
+ * bytes, control characters (C0, DEL, C1), noncharacters (U+FDD0–U+FDEF and
+ * the last two code points of every plane, U+FFFE/U+FFFF among them) and
  * bidirectional override and isolate controls removed; markup removed (every
  * `<…>` that starts like a tag, comment or declaration, and script and style
  * elements with their content, so `<b>x</b>` becomes `x`); runs of white space
  * (including tab, line breaks, U+00A0 and U+3000) collapsed to one space and
  * trimmed at both ends. Caller frees; NULL when out of memory or s is NULL. */
 char *zw_text_plain(const char *s) __attribute__((warn_unused_result));
+
+/* Returns a newly allocated copy of s without what neither XML 1.0 nor HTML
+ * may carry as text: ill-formed bytes, control characters other than tab, line
+ * feed and carriage return (C0, DEL, C1) and noncharacters (U+FDD0–U+FDEF and
+ * the last two code points of every plane). Everything else, markup and white
+ * space included, stays as it is: for text that is escaped on output rather
+ * than reduced to plain text. Caller frees; NULL when out of memory or s is
+ * NULL. */
+char *zw_text_clean(const char *s) __attribute__((warn_unused_result));
 
 /* Returns a newly allocated copy of s that has at most `limit` characters
  * (limit ≥ 2). When s is longer: its first limit - 1 characters followed by

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
 
 #include "producer.h"
 #include "zw_http.h"
@@ -113,6 +115,24 @@ static bool json_content_type(struct evhttp_request *req) {
   return !*rest || *rest == ';';
 }
 
+/* True when the request gives its length more than once. libevent reads the
+ * body by the first Content-Length; a proxy in front may go by another, and
+ * the bytes after the body libevent took would be read as a request of their
+ * own (request smuggling). Such a request is answered with its connection
+ * closed (close_after), so that nothing after it is read. */
+static bool ambiguous_length(struct evhttp_request *req) {
+  const struct evkeyval *header;
+  int lengths = 0;
+  TAILQ_FOREACH(header, evhttp_request_get_input_headers(req), next) {
+    if (strcasecmp(header->key, "Content-Length") == 0) lengths++;
+  }
+  return lengths > 1;
+}
+
+static void close_after(struct evhttp_request *req) {
+  evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+}
+
 /* Counts each violation under the top-level member it concerns. */
 static void count_invalid(struct producer *p, const json_t *details) {
   size_t i;
@@ -139,7 +159,9 @@ static json_t *parse_body(struct producer *p, struct ingest_request *in) {
   if (body) return body;
   struct evhttp_request *req = in->req;
   char message[300];
-  snprintf(message, sizeof message, "not valid UTF-8 JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+  if (in->raw_len == 0) snprintf(message, sizeof message, "the body is empty");
+  else snprintf(message, sizeof message, "not valid UTF-8 JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                jerr.column);
   json_t *details = json_pack("[{s:s, s:s}]", "path", "", "message", message);
   count_invalid(p, details);
   ingest_reply_error(p, req, 400, "invalid_release", NULL, details, 0);
@@ -152,7 +174,12 @@ int ingest_gate(struct producer *p, struct evhttp_request *req, struct ingest_re
   in->req = req;
   const char *token = bearer(req);
   enum token_result tr = TOKEN_UNKNOWN;
-  if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
+  if (ambiguous_length(req)) {
+    close_after(req);
+    json_t *details = json_pack("[{s:s, s:s}]", "path", "", "message", "more than one Content-Length header");
+    ingest_reply_error(p, req, 400, "invalid_release", NULL, details, 0);
+    json_decref(details);
+  } else if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
     ingest_reply_error(p, req, 405, "method_not_allowed", NULL, NULL, 0);
   else if (zw_daemon_stopping(p->d))
     ingest_reply_error(p, req, 503, "unavailable", "shutting down", NULL, 0);
@@ -249,6 +276,7 @@ static void post_release(struct evhttp_request *req, void *arg) {
 }
 
 static void not_found(struct evhttp_request *req, void *arg) {
+  if (ambiguous_length(req)) close_after(req);
   ingest_reply_error(arg, req, 404, "not_found", NULL, NULL, 0);
 }
 

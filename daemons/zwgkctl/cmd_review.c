@@ -358,7 +358,11 @@ int cmd_review_show(struct ctl *ctl, int argc, char **argv) {
         {"note", *PQgetvalue(row, 0, 8) ? PQgetvalue(row, 0, 8) : NULL},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-      if (fields[i][1]) printf("%-13s %s\n", fields[i][0], fields[i][1]);
+      if (fields[i][1]) {
+        printf("%-13s ", fields[i][0]);
+        ctl_put_text(stdout, fields[i][1]);
+        fputc('\n', stdout);
+      }
     for (int r = 0; r < PQntuples(approvals); r++)
       printf("%-13s %s at %s%s%s\n", r ? "" : "approvals", PQgetvalue(approvals, r, 0), PQgetvalue(approvals, r, 2),
              *PQgetvalue(approvals, r, 1) ? ", catalog " : "", PQgetvalue(approvals, r, 1));

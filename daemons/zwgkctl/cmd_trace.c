@@ -112,7 +112,11 @@ static void print_revision(const PGresult *res, int r) {
   json_t *tags = json_loads(PQgetvalue(res, r, 10), JSON_DECODE_ANY, NULL);
   printf("\nrevision %s  %s  %s  [%s]\n", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
          PQgetvalue(res, r, 4));
-  if (cell(res, r, 3)) printf("  title        %s\n", PQgetvalue(res, r, 3));
+  if (cell(res, r, 3)) {
+    fputs("  title        ", stdout);
+    ctl_put_text(stdout, PQgetvalue(res, r, 3));
+    fputc('\n', stdout);
+  }
   printf("  received     %s\n", cell(res, r, 5) ? PQgetvalue(res, r, 5) : "-");
   printf("  classified   %s\n", cell(res, r, 6) ? PQgetvalue(res, r, 6) : "-");
   if (cell(res, r, 12)) printf("  embargo      until %s\n", PQgetvalue(res, r, 12));

@@ -140,6 +140,16 @@ void ctl_kafka_consumer_destroy(rd_kafka_t *rk);
  * count 2, others 1; an invalid byte counts 1. */
 size_t ctl_display_width(const char *s);
 
+/* Writes s for a person's terminal: control characters (C0, DEL, C1) and the
+ * bidirectional overrides and isolates, which a department's text could use
+ * to move the cursor, rewrite the screen or reorder what is shown, are
+ * written as \t, \n, \r, \xNN or \uNNNN; so are ill-formed bytes. */
+void ctl_put_text(FILE *out, const char *s);
+
+/* Returns what ctl_put_text writes, newly allocated; caller frees. NULL when
+ * out of memory. */
+char *ctl_printable(const char *s) __attribute__((warn_unused_result));
+
 struct ctl_table;
 
 /* A table with ncols columns titled headers (copied). Returns NULL when out of
@@ -151,8 +161,8 @@ void ctl_table_destroy(struct ctl_table *t);
 /* Aligns column col to the right (for numbers). */
 void ctl_table_align_right(struct ctl_table *t, size_t col);
 
-/* Appends a row of ncols cells (copied; NULL shows as "-"). Returns 0 or -1
- * when out of memory. */
+/* Appends a row of ncols cells (copied as ctl_printable writes them; NULL
+ * shows as "-"). Returns 0 or -1 when out of memory. */
 int ctl_table_add(struct ctl_table *t, const char *const *cells)
     __attribute__((warn_unused_result));
 

@@ -1,6 +1,7 @@
 /* table — aligned text tables for people, padded by terminal display width so
  * that columns holding Chinese names line up. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,42 @@ size_t ctl_display_width(const char *s) {
   return width;
 }
 
+/* Characters that move the cursor, change the terminal's state or reorder
+ * what it shows: C0 controls, DEL, C1 controls (U+009B is CSI to some
+ * terminals) and the bidirectional overrides and isolates. */
+static bool steers_terminal(uint32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+void ctl_put_text(FILE *out, const char *s) {
+  size_t left = s ? strlen(s) : 0;
+  for (const char *p = s; left;) {
+    uint32_t cp = 0;
+    size_t n = zw_text_decode(p, left, &cp);
+    if (n && !steers_terminal(cp)) fwrite(p, 1, n, out);
+    else if (n && cp == '\t') fputs("\\t", out);
+    else if (n && cp == '\n') fputs("\\n", out);
+    else if (n && cp == '\r') fputs("\\r", out);
+    else if (n && cp > 0xFF) fprintf(out, "\\u%04X", (unsigned)cp);
+    else fprintf(out, "\\x%02X", n ? (unsigned)cp : (unsigned)(unsigned char)*p);
+    p += n ? n : 1;
+    left -= n ? n : 1;
+  }
+}
+
+char *ctl_printable(const char *s) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  if (!out) return NULL;
+  ctl_put_text(out, s);
+  if (fclose(out) != 0) {
+    free(text);
+    return NULL;
+  }
+  return text;
+}
+
 struct ctl_table {
   size_t ncols;
   char **cells; /* (nrows + 1) * ncols, the header first */
@@ -47,7 +84,7 @@ int ctl_table_add(struct ctl_table *t, const char *const *cells) {
   for (size_t c = 0; c < t->ncols; c++) row[c] = NULL;
   t->nrows++; /* counted now, so destroy frees a half-copied row */
   for (size_t c = 0; c < t->ncols; c++)
-    if (!(row[c] = strdup(cells[c] ? cells[c] : "-"))) return -1;
+    if (!(row[c] = ctl_printable(cells[c] ? cells[c] : "-"))) return -1;
   return 0;
 }
 

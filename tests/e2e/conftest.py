@@ -13,11 +13,14 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
 import time
 import uuid
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 
 import pytest
 import requests
@@ -29,6 +32,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 STACK_SCRIPT = ROOT / "deploy" / "local" / "stack"
 SCHEMAS = ROOT / "schemas"
 CAP_XSD = SCHEMAS / "cap" / "CAP-v1.2.xsd"
+CAP = "urn:oasis:names:tc:emergency:cap:1.2"
 
 STACK_SETTINGS = {
     "ZWGK_STACK_DIR": os.environ.get("ZWGK_STACK_DIR") or str(ROOT / "var" / "test"),
@@ -607,3 +611,118 @@ def quiet_item(sql):
     sql("INSERT INTO catalog_item_bodies (item_code, department_code) VALUES (:'p1', 'demo') "
         "ON CONFLICT DO NOTHING", QUIET_ITEM)
     return QUIET_ITEM
+
+
+# --- the stack's channels, as the public sees them --------------------------------
+
+
+class Channels:
+    """Where the stack's channels can be read. A release r is anything with
+    rid, column (its portal column) and region."""
+
+    def __init__(self, stack):
+        self.portal = stack.portal_url
+        self.bulletin = stack.env["ZWGK_BULLETIN_URL"]
+        self.wechat = stack.env["ZWGK_FAKE_WECHAT_URL"]
+        self.broadcast = stack.env["ZWGK_FAKE_BROADCAST_URL"]
+
+    def portal_url(self, r):
+        return f"{self.portal}/zwgk/{r.column}/{r.rid}.html"
+
+    def bulletin_url(self, r):
+        return f"{self.bulletin}/bulletin/{r.region}/{r.rid}.html"
+
+    def articles(self, r):
+        """The fake WeChat API's articles of the release (their source URL is
+        the portal page, which holds the release id)."""
+        state = requests.get(f"{self.wechat}/_fake/state", params={"match": r.rid}, timeout=10).json()
+        assert "config_rules" in state, "the stack's fake_wechat.py predates state?match; restart the stack"
+        return [a for a in state["articles"] if r.rid in a["content_source_url"]]
+
+    def alerts(self, r):
+        state = requests.get(f"{self.broadcast}/_fake/state", timeout=10).json()
+        return {a["identifier"]: a for a in state["alerts"] if a["identifier"].startswith(r.rid + ".")}
+
+
+def get(url):
+    """GET url, its body read as UTF-8 (the pages of the portal and the boards)."""
+    response = requests.get(url, timeout=10)
+    response.encoding = "utf-8"
+    return response
+
+
+@pytest.fixture(scope="module")
+def channels(stack):
+    return Channels(stack)
+
+
+class Markup(HTMLParser):
+    """Every start tag of an HTML text, with its attributes (character
+    references decoded, as a browser decodes them)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+
+
+# Elements that run code, load a document or change where links go: none may
+# come from a release (the page templates use none of them).
+ACTIVE_ELEMENTS = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "form", "svg",
+                   "math", "link", "template", "noscript", "xml"}
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "background", "poster", "cite", "srcset",
+                  "xlink:href", "codebase", "lowsrc", "dynsrc"}
+
+
+def url_scheme(value):
+    """The scheme of a URL as a browser reads it (leading C0 controls and
+    spaces stripped, tabs and line breaks removed anywhere), in lower case;
+    "" for a relative URL."""
+    url = re.sub(r"[\t\n\r]", "", value or "").lstrip("".join(map(chr, range(0x21))))
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", url)
+    return match.group(1).lower() if match else ""
+
+
+def assert_no_active_markup(html, where):
+    """No element that runs code, no on* attribute, no javascript:, vbscript:
+    or data: URL, no refresh and no script in a style attribute in an HTML
+    text (their text, escaped, may be there)."""
+    parser = Markup()
+    parser.feed(html)
+    parser.close()
+    for tag, attrs in parser.tags:
+        assert tag not in ACTIVE_ELEMENTS, f"{where}: a <{tag}> element"
+        for name, value in attrs:
+            assert not name.startswith("on"), f"{where}: <{tag} {name}=…>"
+            if name in URL_ATTRIBUTES:
+                assert url_scheme(value) not in ("javascript", "vbscript", "data"), \
+                    f"{where}: <{tag} {name}={value!r}>"
+            assert name != "http-equiv", f"{where}: <{tag} http-equiv={value!r}>"
+            if name == "style":
+                assert not re.search(r"javascript:|expression\(|url\(", value or "", re.I), \
+                    f"{where}: <{tag} style={value!r}>"
+    assert not re.search(r"<\s*script", html, re.I), f"{where}: <script"
+    assert not re.search(r"<[A-Za-z][^>]*[\s/\"']on[a-z]+\s*=", html, re.I), f"{where}: an on* attribute"
+
+
+def assert_plain_text(text, where):
+    """A plain-text field: nothing shaped like a tag ("a < b" is text)."""
+    assert not re.search(r"<[A-Za-z/!?]", text or ""), f"{where}: markup in {text!r}"
+
+
+def assert_cap_without_markup(raw, where):
+    """A CAP document: only CAP elements, no attributes, no markup in its
+    text, no document type or entity declaration."""
+    assert not re.search(r"<!DOCTYPE|<!ENTITY", raw, re.I), f"{where}: a DTD in the CAP document"
+    root = ET.fromstring(raw.encode("utf-8"))
+    for element in root.iter():
+        assert element.tag.startswith(f"{{{CAP}}}"), f"{where}: element {element.tag}"
+        assert not element.attrib, f"{where}: attributes {element.attrib} on {element.tag}"
+        assert_plain_text(element.text, f"{where} {element.tag}")
+    for tag in ("script", "img", "a"):
+        assert not re.search(rf"<\s*{tag}[\s>/]", raw, re.I), f"{where}: <{tag}"

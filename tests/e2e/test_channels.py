@@ -29,16 +29,12 @@ until the WeChat adapter has worked through what is queued for it
 (conftest's wechat_drained, as test_wechat_adapter.py does).
 """
 
-import re
 import uuid
-import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 
 import pytest
-import requests
-from conftest import assert_valid_cap, wait_until
+from conftest import (assert_cap_without_markup, assert_no_active_markup, assert_plain_text, assert_valid_cap,
+                      get, wait_until)
 
-CAP = "urn:oasis:names:tc:emergency:cap:1.2"
 AUTOMATED = ("portal", "wechat", "broadcast", "bulletin")
 INJECTION = ('<script>alert(1)</script><img src=x onerror=alert(1)>'
              '<a href="javascript:alert(1)">x</a>')
@@ -87,47 +83,6 @@ class Release:
     def text(self, revision):
         """What the title reads once the markup is gone: label and marker."""
         return f"渠道{'更正' if revision == 2 else '公告'}{self.marker}"
-
-
-# --- the stack's channels --------------------------------------------------------
-
-
-class Channels:
-    """Where the stack's channels can be read."""
-
-    def __init__(self, stack):
-        self.portal = stack.portal_url
-        self.bulletin = stack.env["ZWGK_BULLETIN_URL"]
-        self.wechat = stack.env["ZWGK_FAKE_WECHAT_URL"]
-        self.broadcast = stack.env["ZWGK_FAKE_BROADCAST_URL"]
-
-    def portal_url(self, r):
-        return f"{self.portal}/zwgk/{r.column}/{r.rid}.html"
-
-    def bulletin_url(self, r):
-        return f"{self.bulletin}/bulletin/{r.region}/{r.rid}.html"
-
-    def articles(self, r):
-        """The fake WeChat API's articles of the release (their source URL is
-        the portal page, which holds the release id)."""
-        state = requests.get(f"{self.wechat}/_fake/state", params={"match": r.rid}, timeout=10).json()
-        assert "config_rules" in state, "the stack's fake_wechat.py predates state?match; restart the stack"
-        return [a for a in state["articles"] if r.rid in a["content_source_url"]]
-
-    def alerts(self, r):
-        state = requests.get(f"{self.broadcast}/_fake/state", timeout=10).json()
-        return {a["identifier"]: a for a in state["alerts"] if a["identifier"].startswith(r.rid + ".")}
-
-
-def get(url):
-    response = requests.get(url, timeout=10)
-    response.encoding = "utf-8"
-    return response
-
-
-@pytest.fixture(scope="module")
-def channels(stack):
-    return Channels(stack)
 
 
 @pytest.fixture(scope="module")
@@ -210,54 +165,6 @@ def updated(published, token, post_release, sql):
 def withdrawn(updated, token, post_release, sql):
     post_revision(updated, 3, token, post_release, sql, "withdrawn")
     return updated
-
-
-# --- no markup ----------------------------------------------------------------------
-
-
-class Markup(HTMLParser):
-    """Every start tag of an HTML text, with its attributes."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.tags = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, attrs))
-
-    def handle_startendtag(self, tag, attrs):
-        self.tags.append((tag, attrs))
-
-
-def assert_no_active_markup(html, where):
-    """No script element, no on* attribute and no javascript: URL in an HTML
-    text (their text, escaped, may be there)."""
-    parser = Markup()
-    parser.feed(html)
-    parser.close()
-    for tag, attrs in parser.tags:
-        assert tag != "script", f"{where}: a <script> element"
-        for name, value in attrs:
-            assert not name.startswith("on"), f"{where}: <{tag} {name}=…>"
-            assert not re.match(r"\s*javascript:", value or "", re.I), f"{where}: <{tag} {name}={value!r}>"
-    assert not re.search(r"<\s*script", html, re.I), f"{where}: <script"
-    assert not re.search(r"<[^>]*\son[a-z]+\s*=", html, re.I), f"{where}: an on* attribute"
-
-
-def assert_plain_text(text, where):
-    """A plain-text field: nothing shaped like a tag."""
-    assert not re.search(r"<\s*[A-Za-z/!]", text or ""), f"{where}: markup in {text!r}"
-
-
-def assert_cap_without_markup(raw, where):
-    """A CAP document: only CAP elements, no attributes, no markup in its text."""
-    root = ET.fromstring(raw.encode("utf-8"))
-    for element in root.iter():
-        assert element.tag.startswith(f"{{{CAP}}}"), f"{where}: element {element.tag}"
-        assert not element.attrib, f"{where}: attributes {element.attrib} on {element.tag}"
-        assert_plain_text(element.text, f"{where} {element.tag}")
-    for tag in ("script", "img", "a"):
-        assert not re.search(rf"<\s*{tag}[\s>/]", raw, re.I), f"{where}: <{tag}"
 
 
 # --- the tests ------------------------------------------------------------------------

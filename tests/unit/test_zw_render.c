@@ -141,6 +141,33 @@ static void test_portal_output_unchanged(void **state) {
   json_decref(env);
 }
 
+/* The portal escapes a title and a summary as they are, but no page or feed
+ * may hold a control character or a noncharacter: those go, markup stays. */
+static void test_portal_text_without_control_characters(void **state) {
+  (void)state;
+  json_t *env = envelope("标题\x01<b>\x1b[31m</b>\xEF\xBF\xBE\xEF\xB7\x90", "摘要\x0b\xC2\x9b\t&amp;",
+                         "<p>正文\x7f&#1;\xC2\x85</p>");
+  json_t *portal = zw_render_portal(env);
+  assert_non_null(portal);
+  assert_string_equal(text_of(portal, "title"), "标题<b>[31m</b>");
+  assert_string_equal(text_of(portal, "summary"), "摘要\t&amp;");
+  assert_null(strpbrk(text_of(portal, "body_html"), "\x01\x7f"));
+  assert_non_null(strstr(text_of(portal, "body_html"), "正文"));
+  json_decref(portal);
+  json_decref(env);
+}
+
+static void test_text_clean(void **state) {
+  (void)state;
+  char *s = zw_text_clean("a\tb\nc\r<d>\x01\x1f\x7f\xC2\x80\xC2\x9f\xC2\xA0\xEF\xB7\x90\xEF\xB7\xAF\xEF\xB7\xB0"
+                          "\xEF\xBF\xBE\xEF\xBF\xBF\xF0\x9F\xBF\xBE\xF4\x8F\xBF\xBF\xFF\xE2\x80\xAE" "e");
+  /* kept: tab, LF, CR, markup, U+00A0, U+FDF0, U+202E; gone: C0, DEL, C1,
+   * U+FDD0-U+FDEF, U+xFFFE/U+xFFFF of every plane, ill-formed bytes */
+  assert_string_equal(s, "a\tb\nc\r<d>\xC2\xA0\xEF\xB7\xB0\xE2\x80\xAE" "e");
+  free(s);
+  assert_null(zw_text_clean(NULL));
+}
+
 /* ---- WeChat ---- */
 
 static void test_wechat_happy_path(void **state) {
@@ -753,6 +780,7 @@ static void test_text_without_addresses(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_portal_output_unchanged),
+      cmocka_unit_test(test_portal_text_without_control_characters),
       cmocka_unit_test(test_wechat_happy_path),
       cmocka_unit_test(test_wechat_without_base_url),
       cmocka_unit_test(test_wechat_title_32_and_33_cjk),
@@ -782,6 +810,7 @@ int main(void) {
       cmocka_unit_test(test_withdraw_envelope_without_text),
       cmocka_unit_test(test_text_length_and_offset),
       cmocka_unit_test(test_text_plain),
+      cmocka_unit_test(test_text_clean),
       cmocka_unit_test(test_text_without_addresses),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

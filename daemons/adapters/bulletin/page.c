@@ -8,8 +8,15 @@
 #include <string.h>
 
 #include "zw_html.h"
+#include "zw_text.h"
 
-#define E(out, s) zw_html_escape(out, s)
+/* Writes s escaped, without the characters no page may hold (the fan-out
+ * removes them; a notice written before it did may still have them). */
+static void E(FILE *out, const char *s) {
+  char *clean = zw_text_clean(s);
+  zw_html_escape(out, clean ? clean : "");
+  free(clean);
+}
 
 static const char style[] =
     "@page { size: A4; margin: 20mm }\n"
@@ -111,7 +118,12 @@ int page_notice(const struct board *b, const json_t *meta, const char *body_html
   char relpath[128], *text = NULL, *body = NULL;
   size_t len = 0;
   snprintf(relpath, sizeof relpath, "bulletin/%s/%s.html", str(meta, "region"), str(meta, "release_id"));
-  if (!withdrawn && !(body = zw_html_sanitize(body_html ? body_html : ""))) goto oom;
+  if (!withdrawn) {
+    char *sanitised = zw_html_sanitize(body_html ? body_html : "");
+    body = zw_text_clean(sanitised);
+    free(sanitised);
+    if (!body) goto oom;
+  }
   FILE *out = open_memstream(&text, &len);
   if (!out) goto oom;
   head(out, str(meta, "title"));

@@ -12,8 +12,24 @@
 
 #include "zw_html.h"
 #include "zw_static.h"
+#include "zw_text.h"
 
-#define E(out, s) zw_html_escape(out, s)
+/* Writes s escaped, without the characters no page or feed may hold (the
+ * fan-out removes them; rows written before it did may still have them). */
+static void E(FILE *out, const char *s) {
+  char *clean = zw_text_clean(s);
+  zw_html_escape(out, clean ? clean : "");
+  free(clean);
+}
+
+/* Writes s as plain text, escaped: for the feed, whose readers show a
+ * title and a description as HTML, so no text of a release may look like
+ * markup there. */
+static void plain(FILE *out, const char *s) {
+  char *text = zw_text_plain(s);
+  zw_html_escape(out, text ? text : "");
+  free(text);
+}
 
 bool site_column_valid(const char *column) {
   if (!column || !*column || *column == '/' || column[strlen(column) - 1] == '/' || strstr(column, "//"))
@@ -127,7 +143,8 @@ int site_article(const struct site *s, const char *release_id, bool *transient, 
     *transient = false;
     goto out;
   }
-  char *body = zw_html_sanitize(PQgetvalue(a, 0, 9));
+  char *sanitised = zw_html_sanitize(PQgetvalue(a, 0, 9)), *body = zw_text_clean(sanitised);
+  free(sanitised);
   page_head(out, s, PQgetvalue(a, 0, 1));
   article_body(out, a, body ? body : "");
   free(body);
@@ -313,7 +330,7 @@ int site_index(const struct site *s, bool *transient, char *err, size_t errlen) 
 
 static void feed_item(FILE *out, PGresult *res, int i, const char *base_url) {
   fputs("<item>\n<title>", out);
-  E(out, PQgetvalue(res, i, 1));
+  plain(out, PQgetvalue(res, i, 1));
   fprintf(out, "</title>\n<link>");
   E(out, base_url);
   fputs("/zwgk/", out);
@@ -325,7 +342,7 @@ static void feed_item(FILE *out, PGresult *res, int i, const char *base_url) {
   fputs("</guid>\n<pubDate>", out);
   E(out, PQgetvalue(res, i, 3));
   fputs("</pubDate>\n<description>", out);
-  E(out, PQgetvalue(res, i, 4));
+  plain(out, PQgetvalue(res, i, 4));
   fputs("</description>\n</item>\n", out);
 }
 
