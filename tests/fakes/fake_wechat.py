@@ -22,10 +22,17 @@ POST /cgi-bin/freepublish/get?access_token=…    {publish_id} -> {publish_id,
                                     article_detail?, fail_idx}
 POST /cgi-bin/freepublish/delete?access_token=… {article_id, index?} ->
                                     {errcode: 0, errmsg: "ok"}
+POST /cgi-bin/freepublish/batchget?access_token=… {offset, count (1..20),
+                                    no_content?} -> {total_count, item_count,
+                                    item: [{article_id, content: {news_item:
+                                    [...]}, update_time}]}, newest first
 
 A submitted job answers publish_status 1 (publishing) to its first N polls
 (--publishing-polls, or /_fake/config), then 0 with the article, or the
-configured failure status (2..6). Submitting consumes the draft: a second
+configured failure status (2..6). A job nobody has polled for
+unpolled_finish_s seconds (UNPOLLED_FINISH_S by default) finishes on its own (the platform publishes whether
+or not anyone asks), which freepublish/batchget then shows. Submitting
+consumes the draft: a second
 submit of the same media_id answers 40007, as the draft is no longer in the
 draft box (a failed job gives it back).
 
@@ -59,9 +66,10 @@ POST /_fake/clear    {"endpoint"?, "match"?}: removes the faults (of one
                      endpoint, of one match), and with "match" the config
                      rules of that match.
 POST /_fake/config   {"publishing_polls"?, "publish_outcome"? (0 or 2..6),
-                     "token_ttl"?, "match"?}: without "match" changes the
-                     defaults; with it, publishing_polls and publish_outcome
-                     apply only to jobs whose draft contains that text.
+                     "unpolled_finish_s"?, "token_ttl"?, "match"?}: without
+                     "match" changes the defaults; with it, publishing_polls,
+                     publish_outcome and unpolled_finish_s apply only to jobs
+                     whose draft contains that text.
 
 A call's subject is its request body and, for freepublish/submit, get and
 delete, the article fields of the draft the media_id, publish_id or
@@ -84,7 +92,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-ENDPOINTS = ("stable_token", "draft/add", "freepublish/submit", "freepublish/get", "freepublish/delete")
+ENDPOINTS = ("stable_token", "draft/add", "freepublish/submit", "freepublish/get", "freepublish/delete",
+             "freepublish/batchget")
+# A job that no freepublish/get has asked about for this long finishes by itself.
+UNPOLLED_FINISH_S = 2.0
+BATCHGET_MAX = 20
 
 # errmsg of the codes the fake answers, after the published global error code
 # list (全局返回码) and the draft / freepublish interface pages.
@@ -360,11 +372,15 @@ class Handler(BaseHTTPRequestHandler):
                 for key in ("publishing_polls", "publish_outcome"):
                     if key in args:
                         rule[key] = int(args[key])
+                if "unpolled_finish_s" in args:
+                    rule["unpolled_finish_s"] = float(args["unpolled_finish_s"])
                 state.config_rules.append(rule)
             else:
                 for key in ("publishing_polls", "publish_outcome", "token_ttl"):
                     if key in args:
                         state.config[key] = int(args[key])
+                if "unpolled_finish_s" in args:
+                    state.config["unpolled_finish_s"] = float(args["unpolled_finish_s"])
         elif what in ("fail", "http_error", "delay"):
             endpoint = args.get("endpoint")
             if endpoint not in ENDPOINTS:
@@ -455,6 +471,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.submit(state, request)
             if endpoint == "freepublish/get":
                 return self.publish_get(state, request)
+            if endpoint == "freepublish/batchget":
+                return self.batchget(state, request)
             return self.delete(state, request)
 
     def stable_token(self, state, request):
@@ -507,7 +525,8 @@ class Handler(BaseHTTPRequestHandler):
         publish_id = str(state.next_publish_id)
         state.next_publish_id += 1
         settings = {"publishing_polls": state.config["publishing_polls"],
-                    "publish_outcome": state.config["publish_outcome"]}
+                    "publish_outcome": state.config["publish_outcome"],
+                    "unpolled_finish_s": state.config["unpolled_finish_s"]}
         for rule in state.config_rules:  # the latest matching rule wins
             if rule["match"] in draft["subject"]:
                 settings.update({k: v for k, v in rule.items() if k != "match"})
@@ -521,6 +540,8 @@ class Handler(BaseHTTPRequestHandler):
             "outcome": settings["publish_outcome"],
             "status": 1,
             "article_id": None,
+            "touched": time.time(),
+            "unpolled_finish_s": settings["unpolled_finish_s"],
         }
         return {"errcode": 0, "errmsg": "ok", "publish_id": publish_id}
 
@@ -530,6 +551,7 @@ class Handler(BaseHTTPRequestHandler):
         if job is None:
             return error(40007, "invalid publish_id")
         job["polls"] += 1
+        job["touched"] = time.time()
         if job["status"] == 1 and job["polls"] > job["publishing_polls"]:
             self.finish_job(state, job)
         reply = {"publish_id": job["publish_id"], "publish_status": job["status"]}
@@ -568,6 +590,38 @@ class Handler(BaseHTTPRequestHandler):
                 "subject": job["subject"],
             })
 
+    def batchget(self, state, request):
+        """freepublish/batchget: the published articles, newest first, a page
+        of `count` from `offset`; deleted ones are left out, as the real list
+        leaves out what the account deleted."""
+        offset, count = request.get("offset"), request.get("count")
+        if not isinstance(offset, int) or not isinstance(count, int) or offset < 0 or not 1 <= count <= BATCHGET_MAX:
+            return error(40097, "invalid args")
+        now = time.time()
+        for job in state.jobs.values():
+            if job["status"] == 1 and now - job["touched"] > job["unpolled_finish_s"]:
+                self.finish_job(state, job)
+        groups = {}
+        for a in state.articles:
+            if a["status"] == "published":
+                groups.setdefault(a["article_id"], []).append(a)
+        ordered = sorted(groups.values(), key=lambda g: g[0]["published_at"], reverse=True)
+        page = ordered[offset:offset + count]
+        fields = ("title", "author", "digest", "content_source_url", "thumb_media_id", "url")
+        items = []
+        for group in page:
+            news = []
+            for a in group:
+                item = {f: a.get(f) for f in fields}
+                item.update(need_open_comment=0, only_fans_can_comment=0, is_deleted=False)
+                if not request.get("no_content"):
+                    item["content"] = a["content"]
+                news.append(item)
+            items.append({"article_id": group[0]["article_id"], "content": {"news_item": news,
+                          "create_time": int(group[0]["published_at"]), "update_time": int(group[0]["published_at"])},
+                          "update_time": int(group[0]["published_at"])})
+        return {"total_count": len(ordered), "item_count": len(items), "item": items}
+
     @staticmethod
     def delete(state, request):
         article_id = request.get("article_id")
@@ -600,7 +654,7 @@ def main():
     args = parser.parse_args()
     server = Server((args.host, args.port), Handler)
     server.state = State({"publishing_polls": args.publishing_polls, "publish_outcome": 0,
-                          "token_ttl": args.token_ttl})
+                          "token_ttl": args.token_ttl, "unpolled_finish_s": UNPOLLED_FINISH_S})
     server.appid, server.secret, server.verbose = args.appid, args.secret, args.verbose
     print(f"READY {server.server_address[1]}", flush=True)
     try:

@@ -144,11 +144,76 @@ out:
   return o;
 }
 
+/* Pages of freepublish/batchget looked through for an article whose submit
+ * answer was lost; the newest articles come first. */
+#define LOST_SEARCH_PAGES 5
+#define LOST_SEARCH_PAGE 20
+
+/* True when a published list entry's first article is this work item's. */
+static bool is_ours(const json_t *pl, const json_t *news) {
+  static const char *const keys[] = {"title", "digest", "content_source_url"};
+  if (json_is_true(json_object_get(news, "is_deleted"))) return false;
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    const char *mine = json_string_value(json_object_get(pl, keys[i]));
+    const char *theirs = json_string_value(json_object_get(news, keys[i]));
+    if (strcmp(mine ? mine : "", theirs ? theirs : "") != 0) return false;
+  }
+  return true;
+}
+
+/* Looks for this revision's article among the newest published ones, after a
+ * submit whose answer never arrived consumed the draft. Found: fills dv with
+ * it, notes it in the progress and returns ZW_OK. Not found (yet: the job may
+ * still be publishing): ZW_RETRY with err, keeping media_id, so that the next
+ * attempt submits again (which works if the job failed and WeChat gave the
+ * draft back) or looks again. */
+static enum zw_outcome find_lost(struct attempt *a, const char *why, char *err, size_t errlen) {
+  for (int page = 0; page < LOST_SEARCH_PAGES; page++) {
+    json_t *body = json_pack("{s:i, s:i, s:i}", "offset", page * LOST_SEARCH_PAGE, "count", LOST_SEARCH_PAGE,
+                             "no_content", 1);
+    json_t *answer = NULL;
+    enum zw_outcome o = body ? call(a, "freepublish/batchget", body, &answer, NULL, err, errlen) : ZW_RETRY;
+    json_decref(body);
+    if (o != ZW_OK) return o == ZW_FAIL ? ZW_RETRY : o;
+    size_t i;
+    json_t *item;
+    bool more = false;
+    json_array_foreach(json_object_get(answer, "item"), i, item) {
+      more = true;
+      const json_t *news = json_array_get(json_object_get(json_object_get(item, "content"), "news_item"), 0);
+      if (!is_ours(a->dv->payload, news)) continue;
+      struct zw_delivery *dv = a->dv;
+      if (!id_of(json_object_get(item, "article_id"), dv->external_id, sizeof dv->external_id)) continue;
+      const char *url = json_string_value(json_object_get(news, "url"));
+      snprintf(dv->url, sizeof dv->url, "%s", url ? url : "");
+      json_object_set_new(dv->progress, "url", json_string(dv->url));
+      char serr[256];
+      if (remember(dv, "article_id", dv->external_id, serr, sizeof serr) < 0)
+        zw_warn(dv->release_id, "article %s not noted in the progress: %s", dv->external_id, serr);
+      zw_info(dv->release_id, "wechat article %s found published (revision %d) after a lost submit answer",
+              dv->external_id, dv->revision);
+      count_article(a, "published");
+      json_decref(answer);
+      return ZW_OK;
+    }
+    json_t *total = json_object_get(answer, "total_count");
+    more = more && (!json_is_integer(total) || json_integer_value(total) > (page + 1) * LOST_SEARCH_PAGE);
+    json_decref(answer);
+    if (!more) break;
+  }
+  snprintf(err, errlen, "%s; draft %s is gone and its article is not among the newest published yet: "
+           "looking again at the next attempt", why, progress_str(a->dv, "media_id"));
+  return ZW_RETRY;
+}
+
 /* freepublish/submit of the saved draft; saves publish_id in the progress.
  * resumed: the draft comes from an earlier attempt, whose submit may have
- * gone through without its answer arriving. */
-static enum zw_outcome submit(struct attempt *a, bool resumed, char *err, size_t errlen) {
+ * gone through without its answer arriving; then a draft that is gone sends
+ * the attempt to the published list (find_lost), and *adopted says the
+ * article was found there. */
+static enum zw_outcome submit(struct attempt *a, bool resumed, bool *adopted, char *err, size_t errlen) {
   const char *media_id = progress_str(a->dv, "media_id");
+  *adopted = false;
   json_t *body = json_pack("{s:s}", "media_id", media_id), *answer = NULL;
   char publish_id[128], serr[256];
   struct wechat_failure failure = {0};
@@ -160,14 +225,12 @@ static enum zw_outcome submit(struct attempt *a, bool resumed, char *err, size_t
   o = call(a, "freepublish/submit", body, &answer, &failure, err, errlen);
   if (o == ZW_FAIL && resumed && failure.errcode == WECHAT_INVALID_MEDIA_ID) {
     /* Never a new draft within this delivery: that could be a second copy.
-     * The operator decides, and a replay starts from a new draft. */
-    size_t n = strlen(err);
-    snprintf(err + n, errlen - n,
-             "; draft %s is gone: an earlier submit may have published it without its answer arriving; "
-             "look for the article in the account's published list before replaying",
-             media_id);
-    json_object_del(a->dv->progress, "media_id");
-    if (zw_delivery_save(a->dv, serr, sizeof serr) < 0) zw_warn(a->dv->release_id, "progress not saved: %s", serr);
+     * The earlier submit went through; its article is looked for instead. */
+    char why[256];
+    snprintf(why, sizeof why, "%s", err);
+    o = find_lost(a, why, err, errlen);
+    *adopted = o == ZW_OK;
+    goto out;
   }
   if (o != ZW_OK) goto out;
   if (!id_of(json_object_get(answer, "publish_id"), publish_id, sizeof publish_id)) {
@@ -332,13 +395,14 @@ static enum zw_outcome deliver(void *state, struct zw_delivery *dv, char *err, s
     return ZW_OK;
   }
   enum zw_outcome o = ZW_OK;
+  bool adopted = false;
   if (!progress_str(dv, "publish_id")) {
     bool resumed = progress_str(dv, "media_id") != NULL;
     if (!resumed) o = draft_add(&a, err, errlen);
     if (o == ZW_OK) o = replace_previous(&a, err, errlen);
-    if (o == ZW_OK) o = submit(&a, resumed, err, errlen);
+    if (o == ZW_OK) o = submit(&a, resumed, &adopted, err, errlen);
   }
-  return o == ZW_OK ? poll(&a, err, errlen) : o;
+  return o == ZW_OK && !adopted ? poll(&a, err, errlen) : o;
 }
 
 /* Deletes the article of the revision last delivered; nothing there is done. */
