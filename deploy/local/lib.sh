@@ -22,7 +22,7 @@ ZW_FAKES=(fake-wechat fake-broadcast)
 # kafka.partitions.)
 ZW_STACK_VARS=(
     ZWGK_STACK_DIR ZWGK_STACK_PORT_BASE ZWGK_STACK_NO_DAEMONS ZWGK_BUILD_DIR
-    ZWGK_CACHE_DIR ZWGK_CONFIG ZWGK_BIN_DIR
+    ZWGK_CACHE_DIR ZWGK_CONFIG ZWGK_BIN_DIR ZWGK_KAFKA_NODES
     ZWGK_INGEST_URL ZWGK_PORTAL_URL ZWGK_PRODUCER_ADMIN_URL
     ZWGK_CLASSIFIER_ADMIN_URL ZWGK_FANOUT_ADMIN_URL ZWGK_PORTAL_ADMIN_URL
     ZWGK_BULLETIN_ADMIN_URL ZWGK_WECHAT_ADMIN_URL ZWGK_BROADCAST_ADMIN_URL
@@ -60,9 +60,10 @@ for _zw_var in "${ZW_STACK_VARS[@]}"; do
 done
 unset _zw_var
 
-# Sets the stack's paths and its port base from the environment. A stack dir
-# remembers the port base of its last `up`, so `status`, `env` and `down` find
-# it again without ZWGK_STACK_PORT_BASE.
+# Sets the stack's paths, its port base and its number of Kafka nodes from the
+# environment. A stack dir remembers the port base and the node count of its
+# last `up`, so `status`, `env` and `down` find them again without
+# ZWGK_STACK_PORT_BASE and ZWGK_KAFKA_NODES.
 zw_init() {
     ZW_STACK=$(realpath -m "${ZWGK_STACK_DIR:-$ZW_ROOT/var/demo}")
     ZW_RUN=$ZW_STACK/run
@@ -91,22 +92,89 @@ zw_init() {
         zw_fail config "ZWGK_KAFKA_PARTITIONS must be a positive number, not '$ZW_PARTITIONS'"
     fi
 
+    ZW_RECORDED_NODES=""
+    if [ -f "$ZW_STACK/kafka-nodes" ]; then
+        ZW_RECORDED_NODES=$(<"$ZW_STACK/kafka-nodes")
+    fi
+    ZW_KAFKA_NODES=${ZWGK_KAFKA_NODES:-${ZW_RECORDED_NODES:-1}}
+    case "$ZW_KAFKA_NODES" in
+    1) ZW_KAFKA_NODE_IDS=(1) ;;
+    3) ZW_KAFKA_NODE_IDS=(1 2 3) ;;
+    *) zw_fail config "ZWGK_KAFKA_NODES must be 1 or 3, not '$ZW_KAFKA_NODES'" ;;
+    esac
+
+    zw_kafka_ports
+    if [ $((ZW_PORT_BASE + ZW_PORT_TOP)) -gt 65535 ]; then
+        zw_fail config "ports $ZW_PORT_BASE-$((ZW_PORT_BASE + ZW_PORT_TOP)) do not fit below 65536; choose a lower ZWGK_STACK_PORT_BASE"
+    fi
     zw_check_ephemeral_ports
-    ZW_KAFKA_PORT=$((ZW_PORT_BASE + 0))
-    ZW_CONTROLLER_PORT=$((ZW_PORT_BASE + 1))
+    ZW_KAFKA_PORT=${ZW_KAFKA_PORTS[1]}
+    ZW_CONTROLLER_PORT=${ZW_KAFKA_CONTROLLER_PORTS[1]}
     ZW_PG_PORT=$((ZW_PORT_BASE + 2))
     zw_pg_locate
     zw_conf_compute
+}
+
+# The broker (PLAINTEXT) and controller (KRaft) port of each Kafka node, by
+# node id, ZW_PORT_TOP, the highest offset from the port base the stack uses,
+# and the replication of the topics. Node 1 keeps B+0 and B+1 whatever the node count; nodes 2 and 3 of a
+# three-node cluster take B+40/B+41 and B+42/B+43, clear of the daemons and
+# the fakes.
+zw_kafka_ports() {
+    local b=$ZW_PORT_BASE
+    ZW_KAFKA_PORTS=([1]=$((b + 0)))
+    ZW_KAFKA_CONTROLLER_PORTS=([1]=$((b + 1)))
+    ZW_PORT_TOP=31
+    # Replicas of every topic, and how many must have a write before
+    # acks=all acknowledges it.
+    ZW_KAFKA_REPLICATION=1
+    ZW_KAFKA_MIN_ISR=1
+    if [ "$ZW_KAFKA_NODES" -eq 3 ]; then
+        ZW_KAFKA_PORTS+=([2]=$((b + 40)) [3]=$((b + 42)))
+        ZW_KAFKA_CONTROLLER_PORTS+=([2]=$((b + 41)) [3]=$((b + 43)))
+        ZW_PORT_TOP=43
+        ZW_KAFKA_REPLICATION=3
+        ZW_KAFKA_MIN_ISR=2
+    fi
+}
+
+# The bootstrap list of the stack's Kafka: every node's broker address.
+zw_kafka_brokers() {
+    local n list=""
+    for n in "${ZW_KAFKA_NODE_IDS[@]}"; do
+        list+="${list:+,}127.0.0.1:${ZW_KAFKA_PORTS[$n]}"
+    done
+    echo "$list"
+}
+
+# The name of Kafka node N in run/ and log/ (run/NAME.pid, log/NAME.log,
+# log/NAME.out) and the folder with its configuration and data/. A single
+# node keeps the layout stacks had before ZWGK_KAFKA_NODES: run/kafka.pid,
+# log/kafka.log, kafka/server.properties, kafka/data.
+zw_kafka_node_name() {
+    if [ "$ZW_KAFKA_NODES" -eq 1 ]; then
+        echo kafka
+    else
+        echo "kafka-$1"
+    fi
+}
+
+zw_kafka_node_dir() {
+    if [ "$ZW_KAFKA_NODES" -eq 1 ]; then
+        echo "$ZW_KAFKA_DIR"
+    else
+        echo "$ZW_KAFKA_DIR/node$1"
+    fi
 }
 
 # Warns when the stack's ports lie in the kernel's range for outgoing
 # connections: a listener there can find its port taken by some connection's
 # local end, and then fails to start now and then.
 zw_check_ephemeral_ports() {
-    local low high
+    local low high top=$((ZW_PORT_BASE + ZW_PORT_TOP))
     read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
-    if [ $((ZW_PORT_BASE + 29)) -ge "$low" ] && [ "$ZW_PORT_BASE" -le "$high" ]; then
-        zw_say "warning: ports $ZW_PORT_BASE-$((ZW_PORT_BASE + 29)) overlap the ephemeral port range $low-$high; choose a ZWGK_STACK_PORT_BASE below $((low - 30))"
+    if [ "$top" -ge "$low" ] && [ "$ZW_PORT_BASE" -le "$high" ]; then
+        zw_say "warning: ports $ZW_PORT_BASE-$top overlap the ephemeral port range $low-$high; choose a ZWGK_STACK_PORT_BASE below $((low - ZW_PORT_TOP - 1))"
     fi
 }
 
@@ -153,7 +221,7 @@ zw_conf_compute() {
     ZW_CONF_KEYS=()
     zw_conf_derive log.level info
     zw_conf_derive log.format kv
-    zw_conf_derive kafka.brokers "127.0.0.1:$b"
+    zw_conf_derive kafka.brokers "$(zw_kafka_brokers)"
     zw_conf_derive kafka.topic_prefix zwgk.
     # librdkafka pass-through: a killed daemon's partitions go to its restarted
     # successor (or another member) after 6 s instead of the default 45 s.
@@ -248,6 +316,18 @@ zw_pid_alive() {
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
     cmdline=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || return 1
+    # A zombie's command line reads empty, but so, for some milliseconds,
+    # does that of a process in execve (the launch wrapper's child becomes
+    # env, then the program): wait that out, up to two seconds.
+    local stat tries=0
+    while [ -z "$cmdline" ]; do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+        stat=${stat##*) }
+        [ "${stat%% *}" != Z ] && [ $tries -lt 40 ] || return 1
+        tries=$((tries + 1))
+        sleep 0.05
+        cmdline=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || return 1
+    done
     [[ $cmdline == *"$expect"* ]] || return 1
     echo "$pid"
 }
