@@ -53,6 +53,10 @@ struct zw_adapter_ops {
   enum zw_outcome (*withdraw)(void *state, struct zw_delivery *dv, char *err, size_t errlen);
   /* Accepts NULL and a half-built state. */
   void (*destroy)(void *state);
+  /* May be NULL: called after each batch of deliveries, before its receipts
+   * are committed, to render once what many deliveries touched (a column
+   * page, a board's index); what it could not do waits for the next call. */
+  void (*flush)(void *state);
 };
 
 /* Runs an adapter daemon: flags and config, admin listener, the stage loop.

@@ -474,6 +474,12 @@ static void settle(void *arg, bool committed) {
   r->ndone = 0;
 }
 
+/* The stage's flush: the adapter's, if it has one. */
+static void flush(void *arg) {
+  struct runner *r = arg;
+  if (r->ops->flush && r->state) r->ops->flush(r->state);
+}
+
 int zw_adapter_main(const struct zw_adapter_ops *ops, int argc, char **argv) {
   int code;
   struct zw_daemon *d = zw_daemon_new(ops->channel, argc, argv, &code);
@@ -484,7 +490,7 @@ int zw_adapter_main(const struct zw_adapter_ops *ops, int argc, char **argv) {
   snprintf(group_key, sizeof group_key, "%s.group_id", ops->channel);
   char input[64];
   snprintf(input, sizeof input, "channel.%s", ops->channel);
-  struct zw_stage_spec spec = {input, group_key, run_one, zw_pg_ready, NULL, &r, run_due, settle};
+  struct zw_stage_spec spec = {input, group_key, run_one, zw_pg_ready, NULL, &r, run_due, settle, flush};
   struct zw_stage *st = NULL;
   zw_metrics_declare(zw_daemon_metrics(d), "zwgk_deliveries_total", ZW_COUNTER,
                      "Delivery attempts by outcome (delivered, withdrawn, failed, retry, repeated)");

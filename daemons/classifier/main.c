@@ -179,7 +179,7 @@ int main(int argc, char **argv) {
                          .pg = zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s")),
                          .catalog = zw_catalog_new()};
   struct zw_stage_spec spec = {"releases", "classifier.group_id", classify,      zw_pg_ready,
-                               c.pg,       &c,                    pairing_escalate, pairing_settle};
+                               c.pg,       &c,                    pairing_escalate, pairing_settle, NULL};
   char err[512];
   struct zw_stage *st = c.pg && c.catalog ? zw_stage_new(d, &spec, err, sizeof err) : NULL;
   if (!st || zw_daemon_start_admin(d, err, sizeof err) < 0) {

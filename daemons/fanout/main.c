@@ -306,7 +306,7 @@ int main(int argc, char **argv) {
   if (!d) return code;
   const struct zw_config *cfg = zw_daemon_config(d);
   struct fanout f = {d, zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s")), false};
-  struct zw_stage_spec spec = {"tagged", "fanout.group_id", fan_out, zw_pg_ready, f.pg, &f, release_due, settle};
+  struct zw_stage_spec spec = {"tagged", "fanout.group_id", fan_out, zw_pg_ready, f.pg, &f, release_due, settle, NULL};
   char err[512];
   struct zw_stage *st = f.pg ? zw_stage_new(d, &spec, err, sizeof err) : NULL;
   if (!st || zw_daemon_start_admin(d, err, sizeof err) < 0) {

@@ -451,6 +451,7 @@ static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size
       return false;
     }
   }
+  if (st->spec.flush && i > 0) st->spec.flush(st->spec.arg);
   /* All done: commit past the transaction markers too (the consumer's
    * position). Cut short: only past what was processed, and the rest again. */
   rd_kafka_topic_partition_list_t *offsets = i == n ? offsets_to_commit(st, msgs, n) : batch_offsets(msgs, i);
@@ -485,6 +486,7 @@ static void run_due(struct zw_stage *st) {
   }
   char err[512] = "";
   enum zw_outcome o = st->spec.due(st->spec.arg, st, err, sizeof err);
+  if (o == ZW_OK && st->spec.flush) st->spec.flush(st->spec.arg);
   if (o == ZW_OK) e = with_retries(st, commit, NULL);
   bool committed = o == ZW_OK && !e;
   if (!committed) {

@@ -58,6 +58,11 @@ struct zw_stage_spec {
   void *arg; /* handed to handle, due and settle */
   zw_stage_due_fn due;       /* NULL: nothing scheduled */
   zw_stage_settle_fn settle; /* may be NULL */
+  /* May be NULL: called once the messages of a batch (or the scheduled work)
+   * were handled and before the transaction commits, for work the handler
+   * collects across messages (pages listing many of them). It cannot fail
+   * the batch: what it could not do, it keeps for the next call. */
+  void (*flush)(void *arg);
 };
 
 /* Builds the consumer and transactional producer (transactional.id

@@ -1,12 +1,14 @@
 /* zwgk-bulletin — the bulletin-board adapter: keeps print-ready A4 notices
  * for village and community 公示栏 boards and screens under the document root
  * in step with zwgk.channel.bulletin, and serves them over HTTP. */
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adapter.h"
 #include "board.h"
+#include "dirty.h"
 #include "page.h"
 #include "zw_envelope.h"
 #include "zw_log.h"
@@ -17,7 +19,22 @@ struct bulletin {
   struct board board;
   struct zw_static_server *serve;
   char base_url[512]; /* bulletin.base_url without a trailing slash */
+  /* Indexes re-rendered once per batch (flush): the boards the batch touched,
+   * and the list of boards. */
+  struct dirty boards;
+  bool boards_dirty;
+  struct event *retry; /* flushes again what a failed flush left */
 };
+
+/* Notes board region's index, and the list of boards, for the batch's flush. */
+static int touch(struct bulletin *bl, const char *region, char *err, size_t errlen) {
+  if (dirty_add(&bl->boards, region) < 0) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  bl->boards_dirty = true;
+  return 0;
+}
 
 /* The string member key of obj, or NULL. */
 static const char *jstr(const json_t *obj, const char *key) {
@@ -70,8 +87,9 @@ static json_t *notice_meta(const struct zw_delivery *dv, const char *region, con
   return meta;
 }
 
-/* Writes a notice's page and sidecar on its board, then the board's index
- * and the list of boards. body_html is NULL for a withdrawn notice. */
+/* Writes a notice's page and sidecar on its board, and notes the board's
+ * index and the list of boards for the flush. body_html is NULL for a
+ * withdrawn notice. */
 static int publish_files(struct bulletin *bl, const char *region, const char *rid, const json_t *meta,
                          const char *body_html, char *err, size_t errlen) {
   char marker[128];
@@ -83,12 +101,11 @@ static int publish_files(struct bulletin *bl, const char *region, const char *ri
   if (withdrawn ? board_write(&bl->board, marker, "", 0, err, errlen) < 0
                 : board_remove(&bl->board, marker, err, errlen) < 0)
     return -1;
-  if (page_board_index(&bl->board, region, err, errlen) < 0 || page_boards(&bl->board, err, errlen) < 0) return -1;
-  return 0;
+  return touch(bl, region, err, errlen);
 }
 
-/* Takes notice rid off every board but keep (NULL: all), rebuilding their
- * indexes: a notice whose region changed leaves its old board. */
+/* Takes notice rid off every board but keep (NULL: all), noting their
+ * indexes for the flush: a notice whose region changed leaves its old board. */
 static int remove_elsewhere(struct bulletin *bl, const char *rid, const char *keep, char *err, size_t errlen) {
   json_t *regions = board_regions(&bl->board);
   if (!regions) {
@@ -109,7 +126,7 @@ static int remove_elsewhere(struct bulletin *bl, const char *rid, const char *ke
       snprintf(rel, sizeof rel, "bulletin/%s/%s%s", region, rid, *s);
       rc = board_remove(&bl->board, rel, err, errlen);
     }
-    if (rc == 0) rc = page_board_index(&bl->board, region, err, errlen);
+    if (rc == 0) rc = touch(bl, region, err, errlen);
     if (rc < 0) break;
     zw_info(rid, "notice moved off board %s", region);
   }
@@ -197,6 +214,36 @@ static enum zw_outcome withdraw(void *state, struct zw_delivery *dv, char *err, 
   return o;
 }
 
+static int render_board(void *arg, const char *region) {
+  struct bulletin *bl = arg;
+  char err[512];
+  if (page_board_index(&bl->board, region, err, sizeof err) == 0) return 0;
+  zw_warn(NULL, "index of board %s not rendered (tried again shortly): %s", region, err);
+  return -1;
+}
+
+/* Renders the indexes the last batch touched, each once, then the list of
+ * boards. What fails is tried again a second later, and with the next batch. */
+static void flush(void *state) {
+  struct bulletin *bl = state;
+  bool left = dirty_render(&bl->boards, render_board, bl) < 0;
+  if (!left && bl->boards_dirty) {
+    char err[512];
+    if (page_boards(&bl->board, err, sizeof err) < 0) {
+      zw_warn(NULL, "list of boards not rendered (tried again shortly): %s", err);
+      left = true;
+    } else {
+      bl->boards_dirty = false;
+    }
+  }
+  if (left && bl->retry) {
+    struct timeval second = {1, 0};
+    event_add(bl->retry, &second);
+  }
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg) { flush(arg); }
+
 /* The boards' pages: only .html files under /bulletin/ (sidecars stay private). */
 static const struct zw_static_site bulletin_site = {"/bulletin/", "/bulletin/index.html", true};
 
@@ -219,7 +266,10 @@ static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errle
   /* The list of boards is written first: it proves the document root writable. */
   if (page_boards(&bl->board, err, errlen) < 0 ||
       !(bl->serve = zw_static_server_new(zw_daemon_base(d), zw_config_str(cfg, "bulletin.listen"),
-                                         bl->board.docroot, &bulletin_site, err, errlen))) {
+                                         bl->board.docroot, &bulletin_site, err, errlen)) ||
+      !(bl->retry = evtimer_new(zw_daemon_base(d), on_retry, bl))) {
+    if (!*err) snprintf(err, errlen, "out of memory");
+    zw_static_server_destroy(bl->serve);
     free(bl);
     return NULL;
   }
@@ -229,10 +279,13 @@ static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errle
 static void destroy(void *state) {
   struct bulletin *bl = state;
   if (!bl) return;
+  if (bl->boards.n || bl->boards_dirty) flush(bl); /* a last try before the exit */
+  if (bl->retry) event_free(bl->retry);
+  dirty_free(&bl->boards);
   zw_static_server_destroy(bl->serve);
   free(bl);
 }
 
-static const struct zw_adapter_ops bulletin_ops = {"bulletin", init, deliver, withdraw, destroy};
+static const struct zw_adapter_ops bulletin_ops = {"bulletin", init, deliver, withdraw, destroy, flush};
 
 int main(int argc, char **argv) { return zw_adapter_main(&bulletin_ops, argc, argv); }

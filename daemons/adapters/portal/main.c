@@ -1,10 +1,12 @@
 /* zwgk-portal — the portal adapter: keeps the static 政府信息公开 site under the
  * document root in step with zwgk.channel.portal and serves it over HTTP. */
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adapter.h"
+#include "dirty.h"
 #include "site.h"
 #include "zw_envelope.h"
 #include "zw_log.h"
@@ -14,24 +16,75 @@ struct portal {
   struct site site;
   struct zw_static_server *serve;
   char base_url[512]; /* portal.base_url without a trailing slash */
+  /* Pages that list articles, re-rendered once per batch (flush): the
+   * columns and villages the batch touched, and the index and feed. */
+  struct dirty columns, villages;
+  bool index_dirty;
+  struct event *retry; /* flushes again what a failed flush left */
 };
 
 static const struct zw_static_site portal_site = {"/zwgk/", "/zwgk/index.html", false};
 
 static enum zw_outcome failed(bool transient) { return transient ? ZW_RETRY : ZW_FAIL; }
 
-/* Re-renders everything that lists the article. */
+/* Renders the article's page now, and notes the pages that list it for the
+ * batch's flush. */
 static enum zw_outcome render_all(struct portal *p, const char *rid, const char *column, const char *region,
                                   char *err, size_t errlen) {
   bool transient = false;
-  if (site_article(&p->site, rid, &transient, err, errlen) < 0 ||
-      site_column(&p->site, column, &transient, err, errlen) < 0 ||
-      (region && strlen(region) == 12 && site_village(&p->site, region, &transient, err, errlen) < 0) ||
-      site_index(&p->site, &transient, err, errlen) < 0 ||
-      site_feed(&p->site, p->base_url, &transient, err, errlen) < 0)
-    return failed(transient);
+  if (site_article(&p->site, rid, &transient, err, errlen) < 0) return failed(transient);
+  if (dirty_add(&p->columns, column) < 0 ||
+      (region && strlen(region) == 12 && dirty_add(&p->villages, region) < 0)) {
+    snprintf(err, errlen, "out of memory");
+    return ZW_RETRY;
+  }
+  p->index_dirty = true;
   return ZW_OK;
 }
+
+static int render_column(void *arg, const char *column) {
+  struct portal *p = arg;
+  bool transient;
+  char err[512];
+  if (site_column(&p->site, column, &transient, err, sizeof err) == 0) return 0;
+  zw_warn(NULL, "column page %s not rendered (tried again shortly): %s", column, err);
+  return -1;
+}
+
+static int render_village(void *arg, const char *region) {
+  struct portal *p = arg;
+  bool transient;
+  char err[512];
+  if (site_village(&p->site, region, &transient, err, sizeof err) == 0) return 0;
+  zw_warn(NULL, "village page %s not rendered (tried again shortly): %s", region, err);
+  return -1;
+}
+
+/* Renders the list pages the last batch touched: each column and village
+ * page once, then the index and the feed. What fails is tried again a second
+ * later, and with the next batch. */
+static void flush(void *state) {
+  struct portal *p = state;
+  bool left = dirty_render(&p->columns, render_column, p) < 0;
+  left |= dirty_render(&p->villages, render_village, p) < 0;
+  if (p->index_dirty) {
+    bool transient;
+    char err[512];
+    if (site_index(&p->site, &transient, err, sizeof err) < 0 ||
+        site_feed(&p->site, p->base_url, &transient, err, sizeof err) < 0) {
+      zw_warn(NULL, "index or feed not rendered (tried again shortly): %s", err);
+      left = true;
+    } else {
+      p->index_dirty = false;
+    }
+  }
+  if (left && p->retry) {
+    struct timeval second = {1, 0};
+    event_add(p->retry, &second);
+  }
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg) { flush(arg); }
 
 static const char upsert_sql[] =
     "INSERT INTO portal_articles AS a (release_id, revision, column_path, region_code, department, title, "
@@ -109,6 +162,12 @@ static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errle
     free(p);
     return NULL;
   }
+  if (!(p->retry = evtimer_new(zw_daemon_base(d), on_retry, p))) {
+    snprintf(err, errlen, "out of memory");
+    zw_static_server_destroy(p->serve);
+    free(p);
+    return NULL;
+  }
   bool transient;
   char ierr[512];
   if (site_index(&p->site, &transient, ierr, sizeof ierr) < 0) zw_warn(NULL, "index not rendered yet: %s", ierr);
@@ -118,10 +177,14 @@ static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errle
 static void destroy(void *state) {
   struct portal *p = state;
   if (!p) return;
+  if (p->columns.n || p->villages.n || p->index_dirty) flush(p); /* a last try before the exit */
+  if (p->retry) event_free(p->retry);
+  dirty_free(&p->columns);
+  dirty_free(&p->villages);
   zw_static_server_destroy(p->serve);
   free(p);
 }
 
-static const struct zw_adapter_ops portal_ops = {"portal", init, deliver, withdraw, destroy};
+static const struct zw_adapter_ops portal_ops = {"portal", init, deliver, withdraw, destroy, flush};
 
 int main(int argc, char **argv) { return zw_adapter_main(&portal_ops, argc, argv); }
