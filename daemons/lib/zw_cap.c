@@ -20,11 +20,12 @@
  *    single spaces, each part checked as above; Update, Cancel, Ack and Error
  *    must have it;
  *  - language is an RFC 5646 tag as xs:language allows; web is an absolute URI
- *    without white space. */
+ *    without white space that xs:anyURI allows (no bad %-escape). */
 #include "zw_cap.h"
 
 #include <ctype.h>
 #include <libxml/tree.h>
+#include <libxml/uri.h>
 #include <libxml/xmlmemory.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -180,7 +181,24 @@ static int check_language(const char *value, char *err, size_t errlen) {
   return -1;
 }
 
-/* An absolute URI: scheme ":" rest, without white space or quotes. */
+/* True when value is an xs:anyURI to libxml2's schema validator, which
+ * xmllint and so the broadcast platform use: the characters an IRI may hold
+ * but RFC 3986 does not are read as allowed ones, and the rest must parse as
+ * a URI reference ("http:%zz", a bad escape, does not). */
+static bool any_uri(const char *value) {
+  char *copy = strdup(value);
+  if (!copy) return false;
+  for (char *p = copy; *p; p++)
+    if ((unsigned char)*p < 32 || (unsigned char)*p >= 127 || strchr(" <>\"{}|\\^`'", *p)) *p = '_';
+  xmlURIPtr uri = xmlParseURI(copy);
+  bool ok = uri != NULL;
+  xmlFreeURI(uri);
+  free(copy);
+  return ok;
+}
+
+/* An absolute URI: scheme ":" rest, without white space or quotes, that the
+ * schema's xs:anyURI accepts. */
 static int check_web(const char *value, char *err, size_t errlen) {
   const char *p = value;
   bool ok = isalpha((unsigned char)*p);
@@ -188,7 +206,7 @@ static int check_web(const char *value, char *err, size_t errlen) {
   ok = ok && *p == ':' && p[1] != '\0';
   for (const char *q = value; ok && *q; q++)
     ok = !isspace((unsigned char)*q) && *q != '"' && *q != '<' && *q != '>';
-  if (ok) return 0;
+  if (ok && any_uri(value)) return 0;
   snprintf(err, errlen, "web: \"%.60s\" is not an absolute URI", value);
   return -1;
 }

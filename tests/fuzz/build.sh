@@ -12,8 +12,8 @@ lib=$repo/daemons/lib
 cc=${CC_FUZZ:-clang}
 
 # The libzwgk modules the targets call; add one here when a target needs it.
-lib_sources=(zw_release.c zw_config.c)
-targets=(fuzz_release fuzz_config)
+lib_sources=(zw_release.c zw_config.c zw_privacy.c zw_html.c zw_cap.c zw_text.c)
+targets=(fuzz_release fuzz_config fuzz_privacy fuzz_html fuzz_cap)
 
 command -v "$cc" >/dev/null || { echo "build.sh: $cc not found (deploy/install-deps.sh --fuzz)" >&2; exit 1; }
 pkgs=(jansson rdkafka libpq libevent libcrypto libxml-2.0)
@@ -22,7 +22,7 @@ pkg_libs=$(pkg-config --libs "${pkgs[@]}")
 
 common=(-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -fno-omit-frame-pointer
         -fno-sanitize-recover=undefined -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
-        -I"$lib")
+        -I"$lib" -DZW_SOURCE_DIR="\"$repo\"")
 
 mkdir -p "$out/obj"
 objects=()

@@ -499,6 +499,27 @@ static void test_language_and_web_rules(void **state) {
   }
 }
 
+/* web is an xs:anyURI, and libxml2's schema validator (xmllint's) parses it
+ * as a URI: a bad %-escape was once written and then failed validation. */
+static void test_web_is_schema_any_uri(void **state) {
+  (void)state;
+  const char *bad_web[] = {"http:%zz", "https://www.example.gov.cn/a%", "https://www.example.gov.cn/a%4g.html"};
+  for (size_t i = 0; i < sizeof bad_web / sizeof bad_web[0]; i++) {
+    struct zw_cap_alert a = full_alert();
+    a.web = bad_web[i];
+    assert_rejected(&a, "web: ");
+  }
+  const char *good_web[] = {"https://www.example.gov.cn/a%20b.html", "https://www.example.gov.cn/政务公开/通知.html",
+                            "https://www.example.gov.cn/search?q={a}|b^c`d'e", "urn:uuid:0123456789abcdef"};
+  for (size_t i = 0; i < sizeof good_web / sizeof good_web[0]; i++) {
+    struct zw_cap_alert a = full_alert();
+    a.web = good_web[i];
+    char *xml = write_ok(&a);
+    assert_schema_valid(xml);
+    free(xml);
+  }
+}
+
 static void test_long_text_round_trips(void **state) {
   (void)state;
   size_t n = 3 * 5000;
@@ -535,6 +556,7 @@ int main(void) {
       cmocka_unit_test(test_sent_rules),
       cmocka_unit_test(test_references_rules),
       cmocka_unit_test(test_language_and_web_rules),
+      cmocka_unit_test(test_web_is_schema_any_uri),
       cmocka_unit_test(test_long_text_round_trips),
   };
   return cmocka_run_group_tests(tests, load_schema, free_schema);
