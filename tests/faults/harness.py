@@ -684,7 +684,7 @@ class Harness:
     """One load with faults injected at given fractions of it, the drain, and
     the checks. faults is a list of (fraction, Fault)."""
 
-    def __init__(self, stack, total, rate, faults, drain_timeout=600, log=print, shared=False):
+    def __init__(self, stack, total, rate, faults, drain_timeout=1800, log=print, shared=False):
         self.stack = stack
         # A shared stack (the one of `make test`) may hold other tests' dead
         # letters: then only this run's releases and poison are looked at.

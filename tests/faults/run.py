@@ -127,8 +127,10 @@ def main(argv=None):
         rows.append(row)
         for f in failures:
             print(f"  FAIL: {f}", flush=True)
+        if not args.no_write:  # row by row, so a run cut short still leaves its rows
+            write_doc(render(rows, args, len(names)))
 
-    table = render(rows, args)
+    table = render(rows, args, len(names))
     print("\n" + table)
     print(f"faults: {len(rows)} faults in {(time.monotonic() - started) / 60:.1f} min; "
           f"{'FAILED' if failed else 'all invariants held'}")
@@ -138,11 +140,13 @@ def main(argv=None):
     return 1 if failed else 0
 
 
-def render(rows, args):
+def render(rows, args, planned):
+    build = pathlib.Path(os.environ.get("ZWGK_BUILD_DIR", ROOT / "build")).name
+    done = "" if len(rows) == planned else f" {len(rows)} of {planned} faults so far."
     lines = [
         f"Run of {datetime.date.today().isoformat()} on {platform.node() or 'this machine'} "
         f"({os.cpu_count()} cores), {args.releases} requests per fault at {args.rate:g}/s, "
-        "3 Kafka nodes, Debug build.",
+        f"3 Kafka nodes, binaries of {build}/.{done}",
         "",
         "| fault | result | 202s | deliveries | struck at (% of the load) | healed after (s) | moving again after (s) | drained in (s) | note |",
         "| --- | --- | ---: | ---: | --- | --- | --- | ---: | --- |",
