@@ -60,16 +60,25 @@ static bool safe_url(const char *url, bool allow_mailto) {
 }
 
 /* Where in the output an element would land: the nearest element written
- * (NULL at the top) and whether a link encloses it. */
+ * (NULL at the top), whether a link encloses it, and whether only phrasing
+ * content may stand there (inside a paragraph, heading, link or emphasis). */
 struct place {
   const char *parent;
   bool in_link;
+  bool phrasing;
 };
+
+/* Elements whose content is phrasing content only. */
+static const char *const phrasing_only[] = {"p", "h2", "h3", "h4", "a", "strong", "em", NULL};
+/* Block elements: never inside phrasing content. */
+static const char *const blocks[] = {"p", "h2", "h3", "h4", "ul", "ol", "li", "table", "thead", "tbody",
+                                     "tr", "th", "td", NULL};
 
 static void sanitize_children(FILE *out, xmlNode *node, struct place at);
 
 /* True when name may stand where `at` is: list items only in lists, rows and
- * cells only in tables, row groups only in tables, no link inside a link — so
+ * cells only in tables, row groups only in tables, no link inside a link, no
+ * block inside a paragraph, heading, link or emphasis (its text is kept) — so
  * that the result is valid HTML whatever the release sent. */
 static bool fits(const char *name, struct place at) {
   const char *parent = at.parent ? at.parent : "";
@@ -80,7 +89,7 @@ static bool fits(const char *name, struct place at) {
   if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0)
     return listed(parent, (const char *const[]){"tr", "table", "thead", "tbody", NULL});
   if (strcmp(name, "a") == 0) return !at.in_link;
-  return true;
+  return !(at.phrasing && listed(name, blocks)); /* e.g. a paragraph inside a paragraph */
 }
 
 /* True inside elements that hold only other elements (rows, cells, items). */
@@ -139,7 +148,7 @@ static void sanitize_element(FILE *out, xmlNode *node, struct place at) {
   }
   fputc('>', out);
   if (strcmp(name, "br") != 0 && strcmp(name, "img") != 0) {
-    struct place inside = {name, at.in_link || strcmp(name, "a") == 0};
+    struct place inside = {name, at.in_link || strcmp(name, "a") == 0, at.phrasing || listed(name, phrasing_only)};
     sanitize_children(out, node, inside);
     fprintf(out, "</%s>", name);
   }
@@ -172,7 +181,9 @@ static void sanitize_children(FILE *out, xmlNode *node, struct place at) {
   }
 }
 
-static void sanitize_body(FILE *out, xmlNode *body) { sanitize_children(out, body, (struct place){NULL, false}); }
+static void sanitize_body(FILE *out, xmlNode *body) {
+  sanitize_children(out, body, (struct place){NULL, false, false});
+}
 
 static xmlNode *find_body(xmlNode *node) {
   for (; node; node = node->next) {

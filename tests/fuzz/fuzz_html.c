@@ -13,9 +13,8 @@
  *
  * Sanitising the result again must give it back unchanged but for what
  * libxml2's HTML parser (2.9) does to any markup it reads, which the sanitiser
- * can leave where an element it unwrapped stood (<span>x</span> gives x,
- * <p><span><p>x</p></span></p> gives <p><p>x</p></p>): text at the very start
- * is put in a p; a start tag closes the element it stands in when the parser's
+ * can leave where an element it unwrapped stood (<span>x</span> gives x): text
+ * at the very start is put in a p; a start tag closes the element it stands in when the parser's
  * table says so (a p before p, h2–h4, ul, ol, li or table; a heading before p,
  * li or table; an a before table); what is nested deeper than its limit of 256
  * elements is dropped; and blank text between tags is dropped. A result with

@@ -60,6 +60,17 @@ static void test_no_link_in_link(void **state) {
   expect_sanitized("<p><a href=\"/a\">x<a href=\"/b\">y</a></a></p>", "<p><a href=\"/a\">x</a><a href=\"/b\">y</a></p>");
 }
 
+static void test_no_block_in_phrasing_content(void **state) {
+  (void)state;
+  /* libxml2 keeps what a browser would split; the text stays, the block goes. */
+  expect_sanitized("<p><span><p>x</p></span></p>", "<p>x</p>");
+  expect_sanitized("<p><a href=\"/a\"><span><table><tr><td>t</td></tr></table></span></a></p>",
+                   "<p><a href=\"/a\">t</a></p>");
+  expect_sanitized("<h2><span><ul><li>条目</li></ul></span></h2>", "<h2>条目</h2>");
+  expect_sanitized("<ul><li><p>段落</p></li></ul><table><tr><td><p>格</p></td></tr></table>",
+                   "<ul><li><p>段落</p></li></ul><table><tr><td><p>格</p></td></tr></table>");
+}
+
 static void test_text_of_html(void **state) {
   (void)state;
   char *text = zw_html_text("<h2>标题</h2><p>第一段<script>x</script>。</p><p>第二段</p>");
@@ -72,7 +83,7 @@ int main(void) {
       cmocka_unit_test(test_allowlist_kept),      cmocka_unit_test(test_scripts_and_handlers_removed),
       cmocka_unit_test(test_img_always_has_alt),  cmocka_unit_test(test_list_structure),
       cmocka_unit_test(test_table_structure),     cmocka_unit_test(test_no_link_in_link),
-      cmocka_unit_test(test_text_of_html),
+      cmocka_unit_test(test_no_block_in_phrasing_content), cmocka_unit_test(test_text_of_html),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
