@@ -18,11 +18,16 @@ CLIENT_VARS := ZWGK_INGEST_URL ZWGK_KAFKA_BROKERS ZWGK_PG_DSN ZWGK_PORTAL_URL \
 	ZWGK_CONFIG ZWGK_PRODUCER_ADMIN_URL ZWGK_CLASSIFIER_ADMIN_URL \
 	ZWGK_FANOUT_ADMIN_URL ZWGK_PORTAL_ADMIN_URL ZWGK_STACK_DIR ZWGK_BIN_DIR
 TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) $(TEST_STACK_ENV)
-ASAN_TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_STACK_DIR=$(CURDIR)/var/test-asan \
-	ZWGK_STACK_PORT_BASE=27000 ZWGK_BUILD_DIR=$(CURDIR)/$(ASAN_DIR) \
+ASAN_RUN_ENV := ZWGK_BUILD_DIR=$(CURDIR)/$(ASAN_DIR) \
 	ASAN_OPTIONS=detect_leaks=1:exitcode=23 UBSAN_OPTIONS=print_stacktrace=1
+ASAN_TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_STACK_DIR=$(CURDIR)/var/test-asan \
+	ZWGK_STACK_PORT_BASE=27000 $(ASAN_RUN_ENV)
+ASAN_FULL_TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_STACK_DIR=$(CURDIR)/var/test-asan-full \
+	ZWGK_STACK_PORT_BASE=26000 $(ASAN_RUN_ENV)
+# A sanitizer report in a daemon's log (the daemons' stderr).
+SANITIZER_REPORT := "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:"
 
-.PHONY: all deps build release asan test test-debug test-asan conformance fuzz bench-ingest bench-classifier demo stop clean
+.PHONY: all deps build release asan test test-debug test-asan test-asan-full conformance fuzz test-faults bench-ingest bench-classifier demo stop clean
 
 all: build
 
@@ -58,24 +63,49 @@ test-debug: build
 # the long ones that repeat the same paths many times (the 20,000-record copy,
 # the adapters' fault catalogues, the page checks in Java and Chromium) run
 # once, in test-debug, to keep `make test` under twenty minutes.
+# test-asan-full runs every suite of test-debug on the sanitizer build, the
+# long ones too, on a stack of its own (var/test-asan-full, port base 26000);
+# ten to fifteen minutes on two cores, not part of `make test`.
+# tests/e2e/test_valgrind.py skips itself on the sanitizer build (valgrind
+# cannot run an ASan binary); test-debug runs it.
 ASAN_E2E := $(addprefix tests/e2e/,test_pipeline.py test_revisions.py test_privacy.py \
 	test_interpretation.py test_embargo.py test_classifier.py test_ingest.py test_channels.py \
-	test_zwgkctl_review.py test_zwgkctl_trace.py test_zwgkctl_catalog.py test_zwgkctl_ops.py)
+	test_zwgkctl_review.py test_zwgkctl_trace.py test_zwgkctl_catalog.py test_zwgkctl_ops.py \
+	test_abuse.py)
 test-asan: asan
 	ctest --test-dir $(ASAN_DIR) --output-on-failure
 	$(ASAN_TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/conformance $(ASAN_E2E)'
-	! grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" $(CURDIR)/var/test-asan/log/zwgk-*.log
+	! grep -l -E $(SANITIZER_REPORT) $(CURDIR)/var/test-asan/log/zwgk-*.log
+
+test-asan-full: asan
+	ctest --test-dir $(ASAN_DIR) --output-on-failure
+	$(ASAN_FULL_TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/schemas tests/cli tests/conformance tests/e2e'
+	! grep -l -E $(SANITIZER_REPORT) $(CURDIR)/var/test-asan-full/log/zwgk-*.log
 
 # The C validator against release.v1's JSON Schema (tests/conformance).
 conformance: build
 	var/venv/bin/pytest -q tests/conformance
 
-# libFuzzer targets (tests/fuzz), FUZZ_SECONDS each; fails on any crash, leak or
-# sanitizer report. Corpora and crash inputs stay in build-fuzz/.
+# libFuzzer targets (tests/fuzz), FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600 for
+# ten minutes each); fails on any crash, leak or sanitizer report. They start from
+# tests/fuzz/corpus and tests/fuzz/regressions (which ctest replays); what they add
+# and crash inputs stay in build-fuzz/.
 FUZZ_SECONDS ?= 60
 fuzz:
 	deploy/install-deps.sh --fuzz
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# The fault suite (docs/reliability.md): a 3-node Kafka cluster, PostgreSQL,
+# every daemon and the stand-ins in var/faults (port base 26500); per fault a
+# load of 20,000 requests with the fault at 20, 50 and 80 % of it, then the
+# invariants, on the Release build. About an hour and a half; writes its table
+# into docs/reliability.md row by row.
+# FAULTS=name,... runs some of them (tests/faults/run.py --help).
+FAULTS ?=
+test-faults: release
+	bash -c 'trap "ZWGK_STACK_DIR=$(CURDIR)/var/faults $(STACK) down" EXIT; \
+		env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_BUILD_DIR=$(CURDIR)/build-release \
+		var/venv/bin/python tests/faults/run.py --only "$(FAULTS)"'
 
 # The ingest benchmark (docs/performance.md): about two minutes on a private stack
 # in var/bench (port base 25000) and nginx on 127.0.0.1:25090, Release build.

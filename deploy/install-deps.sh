@@ -25,6 +25,9 @@ PACKAGES=(
     # The portal page tests: headless Chromium screenshots, and a CJK font so
     # that the Chinese text in them shows as text, not as empty boxes.
     chromium fonts-wqy-microhei
+    # tests/e2e/test_valgrind.py: every daemon starts and stops under memcheck
+    # without a leak.
+    valgrind
 )
 
 # Optional sets: --fuzz for the libFuzzer targets (make fuzz), --bench for the

@@ -28,7 +28,8 @@ int dirty_render(struct dirty *d, int (*render)(void *arg, const char *key), voi
     }
     free(d->keys[done]);
   }
-  memmove(d->keys, d->keys + done, (d->n - done) * sizeof *d->keys);
+  /* keys is NULL while nothing was ever added, and memmove must not see it. */
+  if (done < d->n) memmove(d->keys, d->keys + done, (d->n - done) * sizeof *d->keys);
   d->n -= done;
   return rc < 0 ? -1 : (int)done;
 }

@@ -214,6 +214,8 @@ static const char *const doc_types[] = {"notice", "policy", "interpretation", "p
                                         "emergency", "news", "other", NULL};
 static const char *const urgencies[] = {"routine", "urgent", "emergency", NULL};
 
+bool zw_release_is_member(const char *name) { return in_set(name, known_fields); }
+
 static void check_enum(struct violations *v, const json_t *obj, const char *name, const char *path,
                        const char *const *set) {
   json_t *m = json_object_get(obj, name);

@@ -12,6 +12,9 @@
  * NULL, appends one {"path", "message"} object per violation to it. */
 size_t zw_release_validate(const json_t *release, json_t *details);
 
+/* True when name is a top-level member of release.v1 (source_id, title, ...). */
+bool zw_release_is_member(const char *name);
+
 /* Length of a UTF-8 string in code points (characters). */
 size_t zw_utf8_length(const char *s, size_t bytes);
 

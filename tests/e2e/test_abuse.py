@@ -481,6 +481,9 @@ def test_huge_strings_within_the_limit(stack, tokens, quiet, consume_until, refu
     assert violation_paths(send(stack, long_name, tokens["demo"])) == {"/" + "k" * 500_000}
     many = quiet(**{f"k{i}": i for i in range(20_000)})
     assert len(violation_paths(send(stack, many, tokens["demo"]))) == 20_000
+    # Counted as unknown members, not as a metric series per made-up name.
+    metrics = requests.get(f"{stack.admin_url('zwgk-producer')}/metrics", timeout=30).text
+    assert 'zwgk_ingest_invalid_total{rule="unknown"}' in metrics and 'rule="k19999"' not in metrics
     # Numbers no integer type holds.
     for revision in (b"1e400", b"99999999999999999999999999", b"-0", b"1.0", b"2147483648"):
         body = quiet(revision="@@REV@@")

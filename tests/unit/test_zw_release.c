@@ -512,6 +512,15 @@ static void test_non_object_release(void **state) {
   }
 }
 
+static void test_is_member(void **state) {
+  (void)state;
+  assert_true(zw_release_is_member("source_id"));
+  assert_true(zw_release_is_member("attachments"));
+  assert_false(zw_release_is_member("Title"));
+  assert_false(zw_release_is_member("k19999"));
+  assert_false(zw_release_is_member(""));
+}
+
 static void test_utf8_length(void **state) {
   (void)state;
   assert_int_equal(zw_utf8_length("", 0), 0);
@@ -616,6 +625,7 @@ int main(void) {
       cmocka_unit_test(test_urgency_unknown),
       cmocka_unit_test(test_several_violations_all_reported),
       cmocka_unit_test(test_non_object_release),
+      cmocka_unit_test(test_is_member),
       cmocka_unit_test(test_utf8_length),
       cmocka_unit_test(test_rfc3339_valid),
   };
