@@ -19,7 +19,8 @@ import argparse
 import datetime
 import os
 import pathlib
-import platform
+import socket
+import subprocess
 import sys
 import time
 
@@ -88,8 +89,14 @@ def main(argv=None):
         ap.error(f"unknown fault(s) {unknown}; known: {list(kinds)}")
 
     os.environ.update(SETTINGS)
-    print(f"faults: starting the stack in {SETTINGS['ZWGK_STACK_DIR']} (3 Kafka nodes)", flush=True)
-    stack = harness.Stack(SETTINGS)
+    print(f"faults: starting a fresh stack in {SETTINGS['ZWGK_STACK_DIR']} (3 Kafka nodes)", flush=True)
+    # Work left over from an earlier run (say one cut short) would still be
+    # in flight when the stand-ins are reset, and fail there.
+    env = dict(os.environ)
+    subprocess.run([str(harness.STACK_SCRIPT), "down", "--purge"], env=env, stdin=subprocess.DEVNULL,
+                   capture_output=True, text=True, timeout=300)
+    stack = harness.Stack.__new__(harness.Stack)
+    stack.settings = dict(SETTINGS)
     stack.run("up", timeout=900)
     stack = harness.Stack(SETTINGS)
     started = time.monotonic()
@@ -128,9 +135,9 @@ def main(argv=None):
         for f in failures:
             print(f"  FAIL: {f}", flush=True)
         if not args.no_write:  # row by row, so a run cut short still leaves its rows
-            write_doc(render(rows, args, len(names)))
+            write_doc(rows, args, list(kinds))
 
-    table = render(rows, args, len(names))
+    table = "\n".join(render_rows(rows, args))
     print("\n" + table)
     print(f"faults: {len(rows)} faults in {(time.monotonic() - started) / 60:.1f} min; "
           f"{'FAILED' if failed else 'all invariants held'}")
@@ -140,32 +147,43 @@ def main(argv=None):
     return 1 if failed else 0
 
 
-def render(rows, args, planned):
+HEADER = ("| fault | result | 202s | deliveries | struck at (% of the load) | healed after (s) | "
+          "moving again after (s) | drained in (s) | run | note |")
+
+
+def render_rows(rows, args):
+    """The table's lines for rows, header first."""
     build = pathlib.Path(os.environ.get("ZWGK_BUILD_DIR", ROOT / "build")).name
-    done = "" if len(rows) == planned else f" {len(rows)} of {planned} faults so far."
-    lines = [
-        f"Run of {datetime.date.today().isoformat()} on {platform.node() or 'this machine'} "
-        f"({os.cpu_count()} cores), {args.releases} requests per fault at {args.rate:g}/s, "
-        f"3 Kafka nodes, binaries of {build}/.{done}",
-        "",
-        "| fault | result | 202s | deliveries | struck at (% of the load) | healed after (s) | moving again after (s) | drained in (s) | note |",
-        "| --- | --- | ---: | ---: | --- | --- | --- | ---: | --- |",
-    ]
+    run = f"{datetime.date.today().isoformat()}, {args.releases} at {args.rate:g}/s, {build}"
+    lines = [HEADER, "| --- | --- | ---: | ---: | --- | --- | --- | ---: | --- | --- |"]
     for r in rows:
         rec = " / ".join(fmt(x) for x in r["recovery"]) or "–"
         struck = " / ".join(str(x) for x in r["struck"]) or "–"
         healed = " / ".join(fmt(x) for x in r["healed"]) or "–"
         note = r["note"].replace("|", "\\|")
         lines.append(f"| {r['fault']} | {r['result']} | {r['accepted']} | {r['deliveries']} | {struck} | {healed} | "
-                     f"{rec} | {fmt(r['drain'])} | {note} |")
-    return "\n".join(lines)
+                     f"{rec} | {fmt(r['drain'])} | {run} | {note} |")
+    return lines
 
 
-def write_doc(table):
+def write_doc(rows, args, order):
+    """Replaces, in docs/reliability.md's table, the rows of the faults run
+    now; the other faults keep the row of their last run."""
     text = DOC.read_text(encoding="utf-8")
     head, rest = text.split(BEGIN, 1)
-    _old, tail = rest.split(END, 1)
-    DOC.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}", encoding="utf-8")
+    old, tail = rest.split(END, 1)
+    kept = {}
+    for line in old.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and line.strip() != HEADER and cells[0] in order:
+            kept[cells[0]] = line
+    new = render_rows(rows, args)
+    for line in new[2:]:
+        kept[line.split("|")[1].strip()] = line
+    lines = new[:2] + [kept[name] for name in order if name in kept]
+    intro = (f"{socket.gethostname() or 'This machine'}, {os.cpu_count()} cores; the faults struck under a load of "
+             "the size and rate in the run column, with 3 Kafka nodes. Each row is the last run of that fault.")
+    DOC.write_text(f"{head}{BEGIN}\n{intro}\n\n" + "\n".join(lines) + f"\n{END}{tail}", encoding="utf-8")
 
 
 if __name__ == "__main__":
