@@ -370,6 +370,7 @@ class Progress:
     def __init__(self, stack, load, interval=0.5):
         self.stack, self.load, self.interval = stack, load, interval
         self.samples = []           # (t, {metric: value})
+        self.counters, self.totals = {}, {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._main, name="progress", daemon=True)
         self.c = None
@@ -407,17 +408,29 @@ class Progress:
                 v = self._topic_total(topic, parts[topic])
                 if v is not None:
                     values[topic] = v
-            try:
-                rows = self.stack.sql(
-                    "SELECT d.channel, count(*) FROM deliveries d JOIN releases r USING (release_id) "
-                    f"WHERE r.source_id LIKE 'ft-{self.load.run}-%' AND d.status IN ('delivered', 'withdrawn') "
-                    "GROUP BY d.channel")
-                for channel, count in rows:
-                    values[f"delivered.{channel}"] = int(count)
-            except Exception:
-                pass
+            for channel in CHANNELS:
+                done = self._delivered_counter(channel)
+                if done is not None:
+                    values[f"delivered.{channel}"] = done
             self.samples.append((t, values))
             self.stop.wait(max(0.0, self.interval - (now() - t)))
+
+    _COUNTER = re.compile(r'^zwgk_deliveries_total\{[^}]*outcome="(delivered|withdrawn)"[^}]*\} (\d+)', re.M)
+
+    def _delivered_counter(self, channel):
+        """Deliveries the channel's adapter made since the run started, from
+        its /metrics (a restarted adapter's counter starts again at 0: each
+        sample adds what the counter grew by, or its value after a reset)."""
+        try:
+            text = requests.get(f"{self.stack.admin_url('zwgk-' + channel)}/metrics", timeout=2).text
+        except requests.RequestException:
+            return None
+        value = sum(int(m.group(2)) for m in self._COUNTER.finditer(text))
+        last = self.counters.get(channel)
+        self.counters[channel] = value
+        if last is not None:
+            self.totals[channel] = self.totals.get(channel, 0) + (value - last if value >= last else value)
+        return self.totals.get(channel, 0)
 
     def value(self, metric, at):
         """The metric's last sampled value at or before `at`, or None."""
@@ -746,9 +759,11 @@ class Harness:
         return path.stat().st_mtime if path.exists() else None
 
     def _delivered(self):
+        """{(rid, revision, channel): status} of this run's deliveries."""
+        ids = ",".join(r.rid for r in self.load.releases)
         rows = self.stack.sql(
-            "SELECT d.release_id, d.revision, d.channel, d.status FROM deliveries d JOIN releases r "
-            f"USING (release_id) WHERE r.source_id LIKE 'ft-{self.load.run}-%'")
+            "SELECT release_id, revision, channel, status FROM deliveries "
+            f"WHERE release_id = ANY (string_to_array('{ids}', ','))")
         return {(rid, int(rev), ch): st for rid, rev, ch, st in rows}
 
     def _drain(self):
@@ -767,7 +782,7 @@ class Harness:
             if now() - last_change > 120 or now() - start > self.drain_timeout:
                 self.log(f"drain stopped: {done} of {len(expected)} deliveries final")
                 return None
-            time.sleep(1.0)
+            time.sleep(2.0)
 
     # --- checks ---
 
