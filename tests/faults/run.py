@@ -65,9 +65,14 @@ def fault_kinds():
 
 
 def reset_standins(stack):
+    """Forgets what the stand-ins received; the WeChat one then publishes at
+    the first poll (the adapter's waiting for a slow publish has tests of
+    its own), so that a fault's load drains in minutes."""
     for url in (stack.wechat, stack.broadcast):
         if url:
             requests.post(f"{url}/_fake/reset", json={}, timeout=10).raise_for_status()
+    if stack.wechat:
+        requests.post(f"{stack.wechat}/_fake/config", json={"publishing_polls": 0}, timeout=10).raise_for_status()
 
 
 def fmt(seconds):
