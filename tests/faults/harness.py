@@ -808,11 +808,26 @@ class Harness:
         failures += self._check_outages()
         return failures
 
+    def _receipts(self, expected, rids, timeout=60.0):
+        """This run's committed receipts, read again for up to timeout while
+        some expected one is missing: a delivery is final in PostgreSQL just
+        before the transaction with its receipt commits."""
+        deadline = now() + timeout
+        while True:
+            records = [r for r in read_from(self.stack.brokers, "zwgk.receipts", self.start_offsets) if r[2] in rids]
+            have = set()
+            for _p, _o, key, value in records:
+                receipt = json.loads(value).get("receipt") or {}
+                have.add((key, receipt.get("revision"), receipt.get("channel")))
+            if all(k in have for k in expected) or now() >= deadline:
+                return records
+            time.sleep(2.0)
+
     def _check_receipts(self, expected, rids):
         failures = []
         seen = collections.Counter()
         order = collections.defaultdict(list)
-        for _p, _o, key, value in read_from(self.stack.brokers, "zwgk.receipts", self.start_offsets):
+        for _p, _o, key, value in self._receipts(expected, rids):
             if key not in rids:
                 continue
             receipt = json.loads(value).get("receipt") or {}
