@@ -490,7 +490,14 @@ int zw_adapter_main(const struct zw_adapter_ops *ops, int argc, char **argv) {
   snprintf(group_key, sizeof group_key, "%s.group_id", ops->channel);
   char input[64];
   snprintf(input, sizeof input, "channel.%s", ops->channel);
-  struct zw_stage_spec spec = {input, group_key, run_one, zw_pg_ready, NULL, &r, run_due, settle, flush};
+  struct zw_stage_spec spec = {.input = input,
+                               .group_key = group_key,
+                               .handle = run_one,
+                               .ready = zw_pg_ready,
+                               .arg = &r,
+                               .due = run_due,
+                               .settle = settle,
+                               .flush = flush};
   struct zw_stage *st = NULL;
   zw_metrics_declare(zw_daemon_metrics(d), "zwgk_deliveries_total", ZW_COUNTER,
                      "Delivery attempts by outcome (delivered, withdrawn, failed, retry, repeated)");

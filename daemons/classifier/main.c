@@ -166,8 +166,14 @@ static enum zw_outcome classify(void *arg, struct zw_stage *st, const rd_kafka_m
   zw_sha256_hex(canonical, strlen(canonical), job.sha);
   free(canonical);
   zw_stage_source(msg, job.source, sizeof job.source);
-  enum zw_outcome o = zw_catalog_refresh(c->catalog, c->pg, err, errlen);
+  enum zw_outcome o = zw_pg_in_batch(c->pg) ? ZW_OK : zw_catalog_refresh(c->catalog, c->pg, err, errlen);
   return o == ZW_OK ? zw_stage_pg_transaction(c->pg, classify_locked, &job, err, errlen) : o;
+}
+
+/* Before a batch: the catalog, reloaded outside the batch's transaction. */
+static enum zw_outcome refresh_catalog(void *arg, char *err, size_t errlen) {
+  struct classifier *c = arg;
+  return zw_catalog_refresh(c->catalog, c->pg, err, errlen);
 }
 
 int main(int argc, char **argv) {
@@ -178,8 +184,17 @@ int main(int argc, char **argv) {
   struct classifier c = {.d = d,
                          .pg = zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s")),
                          .catalog = zw_catalog_new()};
-  struct zw_stage_spec spec = {"releases", "classifier.group_id", classify,      zw_pg_ready,
-                               c.pg,       &c,                    pairing_escalate, pairing_settle, NULL};
+  bool batch = zw_config_bool(cfg, "pg.batch_transactions");
+  struct zw_stage_spec spec = {.input = "releases",
+                               .group_key = "classifier.group_id",
+                               .handle = classify,
+                               .ready = zw_pg_ready,
+                               .ready_arg = c.pg,
+                               .arg = &c,
+                               .due = pairing_escalate,
+                               .settle = pairing_settle,
+                               .batch_pg = batch ? c.pg : NULL,
+                               .before_batch = refresh_catalog};
   char err[512];
   struct zw_stage *st = c.pg && c.catalog ? zw_stage_new(d, &spec, err, sizeof err) : NULL;
   if (!st || zw_daemon_start_admin(d, err, sizeof err) < 0) {

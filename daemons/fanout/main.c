@@ -306,7 +306,15 @@ int main(int argc, char **argv) {
   if (!d) return code;
   const struct zw_config *cfg = zw_daemon_config(d);
   struct fanout f = {d, zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s")), false};
-  struct zw_stage_spec spec = {"tagged", "fanout.group_id", fan_out, zw_pg_ready, f.pg, &f, release_due, settle, NULL};
+  struct zw_stage_spec spec = {.input = "tagged",
+                               .group_key = "fanout.group_id",
+                               .handle = fan_out,
+                               .ready = zw_pg_ready,
+                               .ready_arg = f.pg,
+                               .arg = &f,
+                               .due = release_due,
+                               .settle = settle,
+                               .batch_pg = zw_config_bool(cfg, "pg.batch_transactions") ? f.pg : NULL};
   char err[512];
   struct zw_stage *st = f.pg ? zw_stage_new(d, &spec, err, sizeof err) : NULL;
   if (!st || zw_daemon_start_admin(d, err, sizeof err) < 0) {

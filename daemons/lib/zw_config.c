@@ -32,6 +32,8 @@ static const struct zw_config_key keys[] = {
     {"kafka", "transaction_timeout_ms", CFG_INT, "60000", false, false, "transaction.timeout.ms"},
     {"pg", "dsn", CFG_STR, "postgresql:///zwgk", false, true, "libpq connection string"},
     {"pg", "connect_timeout_s", CFG_INT, "5", false, false, "libpq connect_timeout"},
+    {"pg", "batch_transactions", CFG_BOOL, "true", false, false,
+     "a stage's PostgreSQL work for a whole Kafka batch in one transaction (false: one per message)"},
     {"daemon", "instance", CFG_STR, "", false, false,
      "instance name, unique per host and daemon (default: host name); makes the transactional.id"},
     {"daemon", "shutdown_grace_ms", CFG_INT, "15000", true, false,

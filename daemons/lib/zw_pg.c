@@ -16,6 +16,7 @@ struct zw_pg {
   double backoff;
   unsigned long generation;
   bool ok;
+  bool in_batch;
 };
 
 struct zw_pg *zw_pg_new(const char *dsn, long connect_timeout_s) {
@@ -46,6 +47,10 @@ static void mark_failed(struct zw_pg *pg) {
 
 PGconn *zw_pg_conn(struct zw_pg *pg, char *err, size_t errlen) {
   if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK) return pg->conn;
+  if (pg->in_batch) {
+    snprintf(err, errlen, "PostgreSQL connection lost inside a batch's transaction");
+    return NULL;
+  }
   if (zw_now() < pg->next_attempt) {
     snprintf(err, errlen, "PostgreSQL unreachable; next attempt in %.1f s",
              pg->next_attempt - zw_now());
@@ -116,6 +121,41 @@ int zw_pg_run(struct zw_pg *pg, const char *sql, int nparams, const char *const 
   PQclear(res);
   return 0;
 }
+
+int zw_pg_batch_begin(struct zw_pg *pg, bool *transient, char *err, size_t errlen) {
+  if (pg->in_batch) {
+    *transient = false;
+    snprintf(err, errlen, "a batch is already open");
+    return -1;
+  }
+  if (zw_pg_run(pg, "BEGIN", 0, NULL, transient, err, errlen) < 0) return -1;
+  pg->in_batch = true;
+  return 0;
+}
+
+int zw_pg_batch_end(struct zw_pg *pg, bool commit, bool *transient, char *err, size_t errlen) {
+  if (!pg->in_batch) {
+    *transient = false;
+    snprintf(err, errlen, "no batch is open");
+    return -1;
+  }
+  PGresult *res = zw_pg_exec(pg, commit ? "COMMIT" : "ROLLBACK", 0, NULL, transient, err, errlen);
+  pg->in_batch = false;
+  int rc = res ? 0 : -1;
+  /* COMMIT of a transaction that had failed answers ROLLBACK, successfully. */
+  if (res && commit && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+    *transient = false;
+    snprintf(err, errlen, "PostgreSQL rolled the batch back: a statement in it had failed");
+    rc = -1;
+  }
+  PQclear(res);
+  /* Whatever failed, nothing is left open: a failed COMMIT or ROLLBACK on a
+   * live connection ends the transaction, and a lost connection is replaced
+   * by the next call. */
+  return commit ? rc : 0;
+}
+
+bool zw_pg_in_batch(const struct zw_pg *pg) { return pg->in_batch; }
 
 bool zw_pg_ready(void *arg, char *why, size_t whylen) {
   char err[256];

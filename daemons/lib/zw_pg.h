@@ -43,6 +43,24 @@ unsigned long zw_pg_generation(const struct zw_pg *pg);
  * one of them was on channel, 0 when none was, -1 when not connected. */
 int zw_pg_notified(struct zw_pg *pg, const char *channel);
 
+/* A batch: one transaction around many units of work (zw_stage's messages of
+ * one Kafka transaction), so that PostgreSQL commits, and waits for its WAL
+ * flush, once per batch instead of once per message. While a batch is open
+ * the connection is never replaced: losing it fails every call transiently
+ * until zw_pg_batch_end, so nothing runs outside the batch's transaction.
+ * Returns 0, or -1 with err and *transient. */
+int zw_pg_batch_begin(struct zw_pg *pg, bool *transient, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Commits (commit true) or rolls back the batch's transaction and ends the
+ * batch either way. Returns 0, or -1 with err and *transient when the commit
+ * failed (the batch's work is then lost and must be redone). */
+int zw_pg_batch_end(struct zw_pg *pg, bool commit, bool *transient, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* True between zw_pg_batch_begin and zw_pg_batch_end. */
+bool zw_pg_in_batch(const struct zw_pg *pg);
+
 /* True when the last use found the server reachable. */
 bool zw_pg_ok(const struct zw_pg *pg);
 

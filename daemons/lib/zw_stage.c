@@ -431,6 +431,35 @@ static size_t collect_batch(struct zw_stage *st, rd_kafka_message_t **msgs, size
  * channel never keeps a transaction open near transaction.timeout.ms nor the
  * event loop from its other work. Sets *processed; returns true when it
  * committed. */
+/* Opens the batch's PostgreSQL transaction when the stage has one; returns
+ * 0 or -1 (logged) when PostgreSQL is not there. */
+static int batch_pg_begin(struct zw_stage *st, size_t n) {
+  if (!st->spec.batch_pg || n == 0) return 0;
+  char err[512];
+  bool transient;
+  if (st->spec.before_batch && st->spec.before_batch(st->spec.arg, err, sizeof err) != ZW_OK) {
+    zw_warn(NULL, "before the batch: %s", err);
+    count_error(st, "transient");
+    return -1;
+  }
+  if (zw_pg_batch_begin(st->spec.batch_pg, &transient, err, sizeof err) == 0) return 0;
+  zw_warn(NULL, "PostgreSQL: %s", err);
+  count_error(st, "transient");
+  return -1;
+}
+
+/* Ends the batch's PostgreSQL transaction, if open; returns -1 (logged) when
+ * the commit failed. */
+static int batch_pg_end(struct zw_stage *st, bool commit) {
+  if (!st->spec.batch_pg || !zw_pg_in_batch(st->spec.batch_pg)) return 0;
+  char err[512];
+  bool transient;
+  if (zw_pg_batch_end(st->spec.batch_pg, commit, &transient, err, sizeof err) == 0) return 0;
+  zw_warn(NULL, "PostgreSQL commit of the batch: %s", err);
+  count_error(st, "transient");
+  return -1;
+}
+
 static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size_t n, size_t *processed) {
   *processed = 0;
   rd_kafka_error_t *e = rd_kafka_begin_transaction(st->producer);
@@ -441,11 +470,17 @@ static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size
     rewind_batch(st, msgs, n);
     return false;
   }
+  if (batch_pg_begin(st, n) < 0) {
+    txn_failed(st, "PostgreSQL", NULL, msgs, n);
+    set_backoff(st);
+    return false;
+  }
   double start = zw_now();
   size_t i = 0;
   for (; i < n; i++) {
     if (i > 0 && zw_now() - start > BATCH_SECONDS) break;
     if (process_one(st, msgs[i]) < 0) {
+      batch_pg_end(st, false);
       txn_failed(st, "processing", NULL, msgs, n);
       set_backoff(st);
       return false;
@@ -457,9 +492,13 @@ static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size
   rd_kafka_topic_partition_list_t *offsets = i == n ? offsets_to_commit(st, msgs, n) : batch_offsets(msgs, i);
   if (i < n) rewind_batch(st, msgs + i, n - i); /* fetched again by the next batch */
   if (offsets->cnt > 0) e = with_retries(st, send_offsets, offsets);
-  if (!e) e = with_retries(st, commit, NULL);
-  if (e) {
-    txn_failed(st, "commit", e, msgs, n);
+  /* PostgreSQL first: if Kafka's commit then fails, the batch comes again
+   * and is found recorded; the other way round, it would be lost. */
+  bool pg_failed = !e && batch_pg_end(st, true) < 0;
+  if (!e && !pg_failed) e = with_retries(st, commit, NULL);
+  if (e || pg_failed) {
+    batch_pg_end(st, false);
+    txn_failed(st, pg_failed ? "PostgreSQL commit" : "commit", e, msgs, n);
     set_backoff(st);
     rd_kafka_topic_partition_list_destroy(offsets);
     return false;
@@ -704,8 +743,27 @@ enum zw_outcome zw_stage_pg_failed(bool transient, const char *pgerr, char *err,
   return transient ? ZW_RETRY : ZW_FAIL;
 }
 
+/* Inside a batch: work in a savepoint, so that a message that fails leaves
+ * the others' work in place. A savepoint that cannot be rolled back to
+ * leaves the batch's transaction unusable: the batch is redone. */
+static enum zw_outcome in_savepoint(struct zw_pg *pg, zw_stage_pg_work_fn work, void *arg, char *err,
+                                    size_t errlen) {
+  char pgerr[512];
+  bool transient;
+  if (zw_pg_run(pg, "SAVEPOINT zw_message", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
+    return zw_stage_pg_failed(true, pgerr, err, errlen);
+  enum zw_outcome o = work(arg, err, errlen);
+  const char *end = o == ZW_OK ? "RELEASE SAVEPOINT zw_message" : "ROLLBACK TO SAVEPOINT zw_message";
+  if (zw_pg_run(pg, end, 0, NULL, &transient, pgerr, sizeof pgerr) < 0) {
+    zw_warn(NULL, "%s: %s", end, pgerr);
+    return zw_stage_pg_failed(true, pgerr, err, errlen);
+  }
+  return o;
+}
+
 enum zw_outcome zw_stage_pg_transaction(struct zw_pg *pg, zw_stage_pg_work_fn work, void *arg, char *err,
                                         size_t errlen) {
+  if (zw_pg_in_batch(pg)) return in_savepoint(pg, work, arg, err, errlen);
   char pgerr[512];
   bool transient;
   if (zw_pg_run(pg, "BEGIN", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)

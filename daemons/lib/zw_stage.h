@@ -49,6 +49,9 @@ typedef enum zw_outcome (*zw_stage_due_fn)(void *arg, struct zw_stage *stage, ch
  * skips it. */
 typedef void (*zw_stage_settle_fn)(void *arg, bool committed);
 
+/* Work done inside one PostgreSQL transaction by zw_stage_pg_transaction. */
+typedef enum zw_outcome (*zw_stage_pg_work_fn)(void *arg, char *err, size_t errlen);
+
 struct zw_stage_spec {
   const char *input;     /* topic suffix, e.g. "releases" */
   const char *group_key; /* config key of the consumer group, e.g. "classifier.group_id" */
@@ -63,6 +66,17 @@ struct zw_stage_spec {
    * collects across messages (pages listing many of them). It cannot fail
    * the batch: what it could not do, it keeps for the next call. */
   void (*flush)(void *arg);
+  /* May be NULL: the handler's PostgreSQL connection, when all its work on it
+   * goes through zw_stage_pg_transaction. Each batch of messages then runs in
+   * one PostgreSQL transaction (each message's work in a savepoint), which
+   * commits right before the Kafka transaction: one WAL flush per batch. As
+   * with a transaction per message, a crash between the two commits
+   * redelivers the batch, and the handler finds it recorded. */
+  struct zw_pg *batch_pg;
+  /* May be NULL: runs before a batch, outside any transaction, for session
+   * work that cannot run inside one (reloading the catalog). Anything but
+   * ZW_OK puts the batch back and backs off. */
+  zw_stage_pg_work_fn before_batch;
 };
 
 /* Builds the consumer and transactional producer (transactional.id
@@ -91,12 +105,11 @@ int zw_stage_dead_letter(struct zw_stage *stage, const json_t *env, const char *
  * pgerr into err. */
 enum zw_outcome zw_stage_pg_failed(bool transient, const char *pgerr, char *err, size_t errlen);
 
-/* Work done inside one PostgreSQL transaction by zw_stage_pg_transaction. */
-typedef enum zw_outcome (*zw_stage_pg_work_fn)(void *arg, char *err, size_t errlen);
 
 /* Runs work between BEGIN and COMMIT on pg, rolling back unless it returns
- * ZW_OK and the commit succeeds. Returns work's outcome, or the mapped outcome
- * of a failed BEGIN/COMMIT. */
+ * ZW_OK and the commit succeeds — or, inside a batch (spec.batch_pg), between
+ * SAVEPOINT and RELEASE, rolling back to the savepoint. Returns work's
+ * outcome, or the mapped outcome of a failed BEGIN/COMMIT. */
 enum zw_outcome zw_stage_pg_transaction(struct zw_pg *pg, zw_stage_pg_work_fn work, void *arg, char *err,
                                         size_t errlen);
 

@@ -1,7 +1,9 @@
 """The fault suite's subset for `make test` (docs/reliability.md): on the
 single-broker test stack, 2,000 requests through zwgk-producer at 100 per
 second while each of the seven daemons is SIGKILLed once (and restarted, as
-systemd would) and poison is written straight to every input topic. Then the
+systemd would), PostgreSQL crashes and restarts (`pg_ctl restart -m
+immediate`, in the middle of the stages' batch transactions), and poison is
+written straight to every input topic. Then the
 harness's invariants (tests/faults/harness.py): every 202 reached each of its
 channels exactly once and in revision order, the DLQ holds exactly the
 poison, and no daemon ended that was not killed.
@@ -21,10 +23,11 @@ TOTAL = int(os.environ.get("ZWGK_FAULTS_CI_RELEASES", "2000"))
 RATE = float(os.environ.get("ZWGK_FAULTS_CI_RATE", "100"))
 
 
-def test_every_daemon_killed_once_loses_and_duplicates_nothing(stack, wechat_drained):
-    faults = [((i + 1) / (len(harness.DAEMONS) + 2), harness.KillDaemon(d))
-              for i, d in enumerate(harness.DAEMONS)]
-    faults.append((0.5 / (len(harness.DAEMONS) + 2), harness.InjectPoison()))
+def test_every_daemon_killed_and_postgres_crashed_loses_and_duplicates_nothing(stack, wechat_drained):
+    slots = len(harness.DAEMONS) + 2
+    faults = [((i + 1) / slots, harness.KillDaemon(d)) for i, d in enumerate(harness.DAEMONS)]
+    faults.append((0.5 / slots, harness.InjectPoison()))
+    faults.append(((slots - 1) / slots, harness.PostgresRestart()))
     run = harness.Harness(harness.Stack(STACK_SETTINGS), TOTAL, RATE, faults, shared=True,
                           log=lambda line: print(line, flush=True))
     failures = run.run()
