@@ -1,5 +1,6 @@
 /* zw_pg — a PostgreSQL connection that reconnects with backoff. Statements are
- * always parameterised (PQexecParams); SQL is never built from strings. */
+ * always parameterised, never built from strings; those with parameters are
+ * prepared once per connection. */
 #ifndef ZW_PG_H
 #define ZW_PG_H
 
