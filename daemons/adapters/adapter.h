@@ -11,6 +11,7 @@
 #define ZWGK_ADAPTER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "zw_daemon.h"
@@ -57,6 +58,12 @@ struct zw_adapter_ops {
    * are committed, to render once what many deliveries touched (a column
    * page, a board's index); what it could not do waits for the next call. */
   void (*flush)(void *state);
+  /* True when doing a work item twice leaves the channel as doing it once
+   * (a page or notice rewritten in place): the runner may then keep a whole
+   * batch's PostgreSQL work in one transaction (pg.batch_transactions),
+   * redoing the batch after a crash. False for a remote channel, where what
+   * it holds must be saved before the next step. */
+  bool redo_safe;
 };
 
 /* Runs an adapter daemon: flags and config, admin listener, the stage loop.

@@ -382,9 +382,17 @@ static enum zw_outcome delivery_from(struct runner *r, const json_t *env, struct
   return dv->progress ? ZW_OK : ZW_RETRY;
 }
 
-static enum zw_outcome run_one(void *arg, struct zw_stage *st, const rd_kafka_message_t *msg, json_t *env,
-                               char *err, size_t errlen) {
-  struct runner *r = arg;
+struct work_item {
+  struct runner *r;
+  struct zw_stage *st;
+  json_t *env;
+};
+
+static enum zw_outcome run_item(void *arg, char *err, size_t errlen) {
+  struct work_item *w = arg;
+  struct runner *r = w->r;
+  json_t *env = w->env;
+  struct zw_stage *st = w->st;
   struct zw_delivery dv;
   bool parked = false, behind = false, finished;
   enum zw_outcome o = delivery_from(r, env, &dv, err, errlen);
@@ -400,6 +408,16 @@ static enum zw_outcome run_one(void *arg, struct zw_stage *st, const rd_kafka_me
   }
   json_decref(dv.progress);
   return o;
+}
+
+/* One work item: inside a batch (redo-safe channels), in its savepoint of the
+ * batch's transaction; otherwise each statement commits as it goes. */
+static enum zw_outcome run_one(void *arg, struct zw_stage *st, const rd_kafka_message_t *msg, json_t *env,
+                               char *err, size_t errlen) {
+  struct runner *r = arg;
+  struct work_item w = {r, st, env};
+  if (zw_pg_in_batch(r->pg)) return zw_stage_pg_transaction(r->pg, run_item, &w, err, errlen);
+  return run_item(&w, err, errlen);
 }
 
 /* The scheduled pass: takes up to DUE_BATCH parked items that are due and
@@ -498,11 +516,13 @@ int zw_adapter_main(const struct zw_adapter_ops *ops, int argc, char **argv) {
                                .due = run_due,
                                .settle = settle,
                                .flush = flush};
+  bool batch = ops->redo_safe && zw_config_bool(cfg, "pg.batch_transactions");
   struct zw_stage *st = NULL;
   zw_metrics_declare(zw_daemon_metrics(d), "zwgk_deliveries_total", ZW_COUNTER,
                      "Delivery attempts by outcome (delivered, withdrawn, failed, retry, repeated)");
   r.pg = zw_pg_new(zw_config_str(cfg, "pg.dsn"), zw_config_int(cfg, "pg.connect_timeout_s"));
   spec.ready_arg = r.pg;
+  spec.batch_pg = batch ? r.pg : NULL;
   if (r.pg && (r.state = ops->init(d, r.pg, err, sizeof err)) && (st = zw_stage_new(d, &spec, err, sizeof err)) &&
       zw_daemon_start_admin(d, err, sizeof err) == 0) {
     code = zw_daemon_run(d);

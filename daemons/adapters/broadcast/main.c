@@ -270,6 +270,6 @@ failed:
   return NULL;
 }
 
-static const struct zw_adapter_ops broadcast_ops = {"broadcast", init, deliver, withdraw, destroy, NULL};
+static const struct zw_adapter_ops broadcast_ops = {"broadcast", init, deliver, withdraw, destroy, NULL, false};
 
 int main(int argc, char **argv) { return zw_adapter_main(&broadcast_ops, argc, argv); }

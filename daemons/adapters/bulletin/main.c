@@ -286,6 +286,6 @@ static void destroy(void *state) {
   free(bl);
 }
 
-static const struct zw_adapter_ops bulletin_ops = {"bulletin", init, deliver, withdraw, destroy, flush};
+static const struct zw_adapter_ops bulletin_ops = {"bulletin", init, deliver, withdraw, destroy, flush, true};
 
 int main(int argc, char **argv) { return zw_adapter_main(&bulletin_ops, argc, argv); }

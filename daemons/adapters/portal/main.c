@@ -185,6 +185,6 @@ static void destroy(void *state) {
   free(p);
 }
 
-static const struct zw_adapter_ops portal_ops = {"portal", init, deliver, withdraw, destroy, flush};
+static const struct zw_adapter_ops portal_ops = {"portal", init, deliver, withdraw, destroy, flush, true};
 
 int main(int argc, char **argv) { return zw_adapter_main(&portal_ops, argc, argv); }

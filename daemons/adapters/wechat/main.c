@@ -502,6 +502,6 @@ failed:
   return NULL;
 }
 
-static const struct zw_adapter_ops wechat_ops = {"wechat", init, deliver, withdraw, destroy, NULL};
+static const struct zw_adapter_ops wechat_ops = {"wechat", init, deliver, withdraw, destroy, NULL, false};
 
 int main(int argc, char **argv) { return zw_adapter_main(&wechat_ops, argc, argv); }
