@@ -4,13 +4,13 @@
  * with the line it starts on so that every problem names FILE:LINE. Only the
  * shape of the file is checked here; cmd_catalog_import.c validates the
  * values against the database. The formats: docs/catalog.md. */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "cmd_catalog.h"
+#include "zw_file.h"
 
 /* --- problems ----------------------------------------------------------------- */
 
@@ -81,32 +81,6 @@ void catalog_source_clear(struct catalog_source *src) {
   json_decref(src->domain_lines);
   json_decref(src->rule_lines);
   memset(src, 0, sizeof *src);
-}
-
-static char *read_all(const char *path, size_t *len, char *err, size_t errlen) {
-  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  size_t cap = 65536, n = 0, got;
-  char *buf = malloc(cap + 1);
-  while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-    n += got;
-    char *bigger = n == cap ? realloc(buf, (cap *= 2) + 1) : buf;
-    if (!bigger) free(buf);
-    buf = bigger;
-  }
-  bool failed = !buf || ferror(f);
-  if (f != stdin) fclose(f);
-  if (failed) {
-    snprintf(err, errlen, buf ? "cannot read %s" : "out of memory reading %s", path);
-    free(buf);
-    return NULL;
-  }
-  buf[n] = '\0';
-  *len = n;
-  return buf;
 }
 
 /* A CSV reader (RFC 4180: "..." quotes, "" inside them, newlines in quoted cells). */
@@ -354,7 +328,7 @@ int catalog_source_read(struct catalog_source *src, const char *path, const char
     snprintf(err, errlen, "--format is csv or json, not '%s'", format);
     return -1;
   }
-  char *text = read_all(path, &len, err, errlen);
+  char *text = zw_file_read(path, &len, err, errlen);
   if (!text) return -1;
   int rc;
   if (format ? strcmp(format, "json") == 0 : looks_like_json(path, text)) rc = load_json(src, text, len, pr);

@@ -5,42 +5,14 @@
  * A body the producer cannot parse (not JSON, not UTF-8, a duplicate key, "\u0000",
  * a lone surrogate) is one violation at the path "", as in the 400 it answers.
  * Exits 0 whatever the verdicts; 1 only when a file cannot be read. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "zw_file.h"
 #include "zw_release.h"
-
-/* Reads the whole file at path; returns a malloc'd buffer (caller frees) and its
- * length in *len, or NULL with errno set. */
-static char *read_file(const char *path, size_t *len) {
-  char *data = NULL;
-  size_t cap = 0;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  for (;;) {
-    if (*len == cap) {
-      cap = cap ? cap * 2 : 65536;
-      char *bigger = realloc(data, cap);
-      if (!bigger) goto failed;
-      data = bigger;
-    }
-    size_t n = fread(data + *len, 1, cap - *len, f);
-    *len += n;
-    if (n == 0) break;
-  }
-  if (ferror(f)) goto failed;
-  fclose(f);
-  return data;
-failed:
-  free(data);
-  fclose(f);
-  return NULL;
-}
 
 /* Returns the verdict on one body as {"valid", "paths"}; caller owns it. */
 static json_t *judge(const char *text, size_t len) {
@@ -65,9 +37,10 @@ int main(int argc, char **argv) {
   int status = 0;
   for (int i = 1; i < argc; i++) {
     size_t len;
-    char *text = read_file(argv[i], &len);
+    char err[512];
+    char *text = zw_file_read(argv[i], &len, err, sizeof err);
     if (!text) {
-      fprintf(stderr, "zw_validate_release: %s: %s\n", argv[i], strerror(errno));
+      fprintf(stderr, "zw_validate_release: %s\n", err);
       status = 1;
       continue;
     }

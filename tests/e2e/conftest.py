@@ -9,7 +9,6 @@ and 29000, so the tests never touch a demo stack.
 """
 
 import configparser
-import hashlib
 import json
 import os
 import pathlib
@@ -17,6 +16,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -29,6 +29,11 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+# The fault harness is pytest-free and shared with make test-faults; helpers
+# both need live there.
+sys.path.insert(0, str(ROOT / "tests" / "faults"))
+from harness import release_id  # noqa: E402,F401
 STACK_SCRIPT = ROOT / "deploy" / "local" / "stack"
 SCHEMAS = ROOT / "schemas"
 CAP_XSD = SCHEMAS / "cap" / "CAP-v1.2.xsd"
@@ -60,12 +65,6 @@ def override(defaults, fields):
     """defaults updated with fields; a field given as None is left out."""
     merged = {**defaults, **fields}
     return {k: v for k, v in merged.items() if v is not None}
-
-
-def release_id(department, source_id):
-    """CONTRACT §1: the first 16 bytes of SHA-256 over department "\\n" source_id."""
-    digest = hashlib.sha256(f"{department}\n{source_id}".encode("utf-8")).hexdigest()
-    return digest[:32]
 
 
 def run_stack(*args, timeout=900, settings=None):

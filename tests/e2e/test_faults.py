@@ -12,12 +12,9 @@ ZWGK_FAULTS_CI_RELEASES and ZWGK_FAULTS_CI_RATE change the size and the pace.
 """
 
 import os
-import sys
 
-from conftest import ROOT, STACK_SETTINGS
-
-sys.path.insert(0, str(ROOT / "tests" / "faults"))
-import harness  # noqa: E402
+import harness  # on sys.path through conftest
+from conftest import STACK_SETTINGS
 
 TOTAL = int(os.environ.get("ZWGK_FAULTS_CI_RELEASES", "2000"))
 RATE = float(os.environ.get("ZWGK_FAULTS_CI_RATE", "100"))

@@ -16,43 +16,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "zw_file.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Optional in a target, as in libFuzzer. */
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
-/* Reads the whole file at path into a new buffer (caller frees); NULL on error. */
-static uint8_t *read_all(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  uint8_t *data = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 4096;
-      uint8_t *bigger = realloc(data, cap);
-      if (!bigger) goto failed;
-      data = bigger;
-    }
-    size_t n = fread(data + len, 1, cap - len, f);
-    len += n;
-    if (n == 0) break;
-  }
-  if (ferror(f)) goto failed;
-  fclose(f);
-  *size = len;
-  return data;
-failed:
-  free(data);
-  fclose(f);
-  return NULL;
-}
-
 /* Runs the target on one file; returns 0, or -1 when it cannot be read. */
 static int replay_file(const char *path) {
   size_t size = 0;
-  uint8_t *data = read_all(path, &size);
+  char err[512];
+  char *data = zw_file_read(path, &size, err, sizeof err);
   if (!data) {
-    fprintf(stderr, "replay: cannot read %s\n", path);
+    fprintf(stderr, "replay: %s\n", err);
     return -1;
   }
   fprintf(stderr, "replay: %s (%zu bytes)\n", path, size);
