@@ -25,8 +25,8 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
   if (zw_log_enabled(lv)) zw_log(lv, NULL, "librdkafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
-rd_kafka_conf_t *zw_kafka_conf(const struct zw_config *cfg, const char *client_id, char *err,
-                               size_t errlen) {
+rd_kafka_conf_t *zw_kafka_conf(const struct zw_config *cfg, const char *client_id, const char *const *defaults,
+                               char *err, size_t errlen) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   rd_kafka_conf_set_log_cb(conf, log_cb);
   if (zw_kafka_conf_set(conf, "bootstrap.servers", zw_config_str(cfg, "kafka.brokers"), err,
@@ -34,6 +34,8 @@ rd_kafka_conf_t *zw_kafka_conf(const struct zw_config *cfg, const char *client_i
       zw_kafka_conf_set(conf, "client.id", client_id, err, errlen) < 0 ||
       zw_kafka_conf_set(conf, "socket.nagle.disable", "true", err, errlen) < 0)
     goto failed;
+  for (size_t i = 0; defaults && defaults[i]; i += 2)
+    if (zw_kafka_conf_set(conf, defaults[i], defaults[i + 1], err, errlen) < 0) goto failed;
   for (size_t i = 0; i < zw_config_kafka_count(cfg); i++) {
     const char *prop, *value;
     zw_config_kafka_get(cfg, i, &prop, &value);
@@ -132,12 +134,12 @@ struct zw_producer *zw_producer_new(const struct zw_config *cfg, struct event_ba
   p->metrics = metrics;
   char timeout[32];
   snprintf(timeout, sizeof timeout, "%ld", delivery_timeout_ms);
-  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, client_id, err, errlen);
+  static const char *const defaults[] = {"linger.ms", "2", NULL};
+  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, client_id, defaults, err, errlen);
   if (!conf) goto failed;
   if (zw_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) < 0 ||
       zw_kafka_conf_set(conf, "acks", "all", err, errlen) < 0 ||
-      zw_kafka_conf_set(conf, "message.timeout.ms", timeout, err, errlen) < 0 ||
-      zw_kafka_conf_set(conf, "linger.ms", "2", err, errlen) < 0) {
+      zw_kafka_conf_set(conf, "message.timeout.ms", timeout, err, errlen) < 0) {
     rd_kafka_conf_destroy(conf);
     goto failed;
   }

@@ -15,11 +15,14 @@
 #include "zw_metrics.h"
 
 /* Returns a librdkafka configuration with bootstrap.servers, the given client
- * id, socket.nagle.disable and every [kafka] pass-through property applied
- * (an unknown property is an error), or NULL with err. Caller owns it until it
- * is handed to rd_kafka_new successfully. */
-rd_kafka_conf_t *zw_kafka_conf(const struct zw_config *cfg, const char *client_id, char *err,
-                               size_t errlen) __attribute__((warn_unused_result));
+ * id, socket.nagle.disable, then zwgk's defaults for this client (pairs of
+ * property and value, ending with NULL; may be NULL), then every [kafka]
+ * pass-through property (an unknown property is an error) — so an operator's
+ * setting wins over a default. Returns NULL with err on failure. Caller owns
+ * it until it is handed to rd_kafka_new successfully. What must hold for
+ * zwgk's guarantees (acks, idempotence, isolation) the caller sets after. */
+rd_kafka_conf_t *zw_kafka_conf(const struct zw_config *cfg, const char *client_id, const char *const *defaults,
+                               char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Sets one property on conf; returns 0 or -1 with err. */
 int zw_kafka_conf_set(rd_kafka_conf_t *conf, const char *prop, const char *value, char *err,

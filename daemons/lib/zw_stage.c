@@ -62,14 +62,14 @@ static void set_backoff(struct zw_stage *st) {
  * fences and aborts whatever a previous incarnation left open. */
 static int producer_start(struct zw_stage *st, char *err, size_t errlen) {
   const struct zw_config *cfg = zw_daemon_config(st->d);
-  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, st->txn_id, err, errlen);
+  static const char *const defaults[] = {"linger.ms", "5", NULL};
+  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, st->txn_id, defaults, err, errlen);
   if (!conf) return -1;
   if (zw_kafka_conf_set(conf, "transactional.id", st->txn_id, err, errlen) < 0 ||
       zw_kafka_conf_set(conf, "transaction.timeout.ms",
                         zw_config_str(cfg, "kafka.transaction_timeout_ms"), err, errlen) < 0 ||
       zw_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) < 0 ||
-      zw_kafka_conf_set(conf, "acks", "all", err, errlen) < 0 ||
-      zw_kafka_conf_set(conf, "linger.ms", "5", err, errlen) < 0) {
+      zw_kafka_conf_set(conf, "acks", "all", err, errlen) < 0) {
     rd_kafka_conf_destroy(conf);
     return -1;
   }
@@ -646,7 +646,10 @@ static void collect_lag(struct zw_metrics *m, void *arg) {
 
 static int consumer_start(struct zw_stage *st, char *err, size_t errlen) {
   const struct zw_config *cfg = zw_daemon_config(st->d);
-  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, st->txn_id, err, errlen);
+  /* A stage takes at most kafka.batch_max messages at a time: prefetching
+   * librdkafka's default 64 MiB would only hold memory (RSS) under a backlog. */
+  static const char *const defaults[] = {"queued.max.messages.kbytes", "4096", "fetch.max.bytes", "4194304", NULL};
+  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, st->txn_id, defaults, err, errlen);
   if (!conf) return -1;
   if (zw_kafka_conf_set(conf, "group.id", zw_config_str(cfg, st->spec.group_key), err, errlen) < 0 ||
       zw_kafka_conf_set(conf, "isolation.level", "read_committed", err, errlen) < 0 ||

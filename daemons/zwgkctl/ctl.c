@@ -184,7 +184,7 @@ rd_kafka_t *ctl_kafka_new(const struct zw_config *cfg, rd_kafka_type_t type, con
                           void (*dr)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque), char *err,
                           size_t errlen) {
   char rkerr[256];
-  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, "zwgkctl", err, errlen);
+  rd_kafka_conf_t *conf = zw_kafka_conf(cfg, "zwgkctl", NULL, err, errlen);
   if (!conf) return NULL;
   for (size_t i = 0; i < nprops; i++)
     if (zw_kafka_conf_set(conf, props[i][0], props[i][1], err, errlen) < 0) {
