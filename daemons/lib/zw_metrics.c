@@ -103,6 +103,15 @@ void zw_metrics_set(struct zw_metrics *m, const char *name, const char *labels, 
   if (s) s->value = v;
 }
 
+void zw_metrics_clear(struct zw_metrics *m, const char *name) {
+  struct family *f = find_family(m, name);
+  if (!f) return;
+  for (size_t i = 0; i < f->nseries; i++) free(f->series[i].labels);
+  free(f->series);
+  f->series = NULL;
+  f->nseries = 0;
+}
+
 void zw_metrics_observe(struct zw_metrics *m, const char *name, const char *labels, double v) {
   struct series *s = find_series(m, name, labels, ZW_HISTOGRAM);
   if (!s) return;

@@ -22,6 +22,9 @@ void zw_metrics_declare(struct zw_metrics *m, const char *name, enum zw_metric_t
  * NULL for none. Label values must be escaped by the caller (zw_metrics_label). */
 void zw_metrics_add(struct zw_metrics *m, const char *name, const char *labels, double v);
 void zw_metrics_set(struct zw_metrics *m, const char *name, const char *labels, double v);
+/* Drops every series of a family (a gauge whose label sets come and go, like
+ * the partitions a consumer holds), before a collector sets the current ones. */
+void zw_metrics_clear(struct zw_metrics *m, const char *name);
 /* Records one observation, in seconds, in the family's latency buckets. */
 void zw_metrics_observe(struct zw_metrics *m, const char *name, const char *labels, double v);
 

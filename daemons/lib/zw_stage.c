@@ -627,8 +627,21 @@ static void stage_stop(void *arg) {
 static void collect_lag(struct zw_metrics *m, void *arg) {
   struct zw_stage *st = arg;
   rd_kafka_topic_partition_list_t *parts = NULL;
+  zw_metrics_clear(m, "zwgk_consumer_lag"); /* partitions revoked since are gone */
   if (rd_kafka_assignment(st->consumer, &parts) || !parts) return;
   rd_kafka_position(st->consumer, parts);
+  /* A partition this process has consumed nothing from since it was assigned
+   * has no position yet: its lag counts from the group's committed offset
+   * (asked of the broker, briefly; left out if it does not answer). */
+  bool unknown = false;
+  for (int i = 0; i < parts->cnt; i++) unknown |= parts->elems[i].offset < 0;
+  if (unknown) {
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+    if (!rd_kafka_committed(st->consumer, committed, 500))
+      for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].offset < 0) parts->elems[i].offset = committed->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(committed);
+  }
   const char *group = zw_config_str(zw_daemon_config(st->d), st->spec.group_key);
   for (int i = 0; i < parts->cnt; i++) {
     int64_t lo, hi;
@@ -638,7 +651,9 @@ static void collect_lag(struct zw_metrics *m, void *arg) {
     char labels[512], g[200], t[300];
     snprintf(labels, sizeof labels, "%s,%s,partition=\"%d\"", zw_metrics_label(g, sizeof g, "group", group),
              zw_metrics_label(t, sizeof t, "topic", p->topic), (int)p->partition);
-    int64_t pos = p->offset >= 0 ? p->offset : lo;
+    if (p->offset == RD_KAFKA_OFFSET_INVALID) p->offset = lo; /* nothing committed: from the start */
+    if (p->offset < 0) continue;
+    int64_t pos = p->offset;
     zw_metrics_set(m, "zwgk_consumer_lag", labels, (double)(hi > pos ? hi - pos : 0));
   }
   rd_kafka_topic_partition_list_destroy(parts);

@@ -124,7 +124,8 @@ zw_kafka_ports() {
     local b=$ZW_PORT_BASE
     ZW_KAFKA_PORTS=([1]=$((b + 0)))
     ZW_KAFKA_CONTROLLER_PORTS=([1]=$((b + 1)))
-    ZW_PORT_TOP=31
+    # B+44..B+49: further classifier and fan-out instances (zw_admin_of).
+    ZW_PORT_TOP=49
     # Replicas of every topic, and how many must have a write before
     # acks=all acknowledges it.
     ZW_KAFKA_REPLICATION=1
@@ -132,7 +133,6 @@ zw_kafka_ports() {
     if [ "$ZW_KAFKA_NODES" -eq 3 ]; then
         ZW_KAFKA_PORTS+=([2]=$((b + 40)) [3]=$((b + 42)))
         ZW_KAFKA_CONTROLLER_PORTS+=([2]=$((b + 41)) [3]=$((b + 43)))
-        ZW_PORT_TOP=43
         ZW_KAFKA_REPLICATION=3
         ZW_KAFKA_MIN_ISR=2
     fi
@@ -298,10 +298,15 @@ zw_conf_write() {
     mv -f "$tmp" "$file"
 }
 
-# The admin address of a daemon (host:port).
+# The admin address of a daemon (host:port). Further instances of the
+# classifier (NAME@2..4) listen on B+44..B+46, of the fan-out on B+47..B+49.
 zw_admin_of() {
     local section=${1#zwgk-}
-    echo "${ZW_CONF[$section.admin]}"
+    case "$section" in
+    classifier@[2-4]) echo "127.0.0.1:$((ZW_PORT_BASE + 42 + ${section#*@}))" ;;
+    fanout@[2-4]) echo "127.0.0.1:$((ZW_PORT_BASE + 45 + ${section#*@}))" ;;
+    *) echo "${ZW_CONF[$section.admin]}" ;;
+    esac
 }
 
 # --- processes --------------------------------------------------------------

@@ -124,6 +124,20 @@ static void test_gauge_set_replaces(void **state) {
   assert_null(strstr(text, "} 42\n"));
 }
 
+static void test_clear_drops_series_keeps_family(void **state) {
+  struct zw_metrics *m = metrics(state);
+  zw_metrics_declare(m, "zwgk_consumer_lag", ZW_GAUGE, "Messages behind the log end");
+  zw_metrics_set(m, "zwgk_consumer_lag", "partition=\"0\"", 5);
+  zw_metrics_set(m, "zwgk_consumer_lag", "partition=\"1\"", 7);
+  zw_metrics_clear(m, "zwgk_consumer_lag");
+  zw_metrics_set(m, "zwgk_consumer_lag", "partition=\"1\"", 3);
+  zw_metrics_clear(m, "zwgk_no_such_family");
+  const char *text = render(state);
+  assert_line(text, "# TYPE zwgk_consumer_lag gauge");
+  assert_line(text, "zwgk_consumer_lag{partition=\"1\"} 3");
+  assert_int_equal(line_index(text, "zwgk_consumer_lag{partition=\"0\"}"), -1);
+}
+
 static void test_declaration_order(void **state) {
   struct zw_metrics *m = metrics(state);
   zw_metrics_declare(m, "zwgk_b", ZW_GAUGE, "second letter");
@@ -265,6 +279,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_undeclared_counter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_labelled_series_separate, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gauge_set_replaces, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_clear_drops_series_keeps_family, setup, teardown),
       cmocka_unit_test_setup_teardown(test_declaration_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_histogram_observe, setup, teardown),
       cmocka_unit_test_setup_teardown(test_histogram_buckets_cumulative, setup, teardown),
