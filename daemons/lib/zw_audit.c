@@ -74,6 +74,15 @@ int zw_audit_append(struct zw_pg *pg, const char *actor, const char *action,
     snprintf(err, errlen, "audit: cannot serialise detail");
     goto out;
   }
+  if (zw_pg_in_batch(pg)) { /* the chain is locked for the batch's commit only */
+    char revision_text[16];
+    snprintf(revision_text, sizeof revision_text, "%d", revision);
+    const char *const params[5] = {actor, action, release_id, revision ? revision_text : NULL, detail_text};
+    if ((zw_pg_deferred_has(pg, lock_sql) || zw_pg_defer(pg, lock_sql, 0, NULL, err, errlen) == 0) &&
+        zw_pg_defer(pg, insert_sql, 5, params, err, errlen) == 0)
+      rc = 0;
+    goto out;
+  }
   PGconn *conn = zw_pg_conn(pg, err, errlen);
   if (!conn) goto out;
   PGTransactionStatusType status = PQtransactionStatus(conn);

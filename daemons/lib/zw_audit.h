@@ -52,7 +52,9 @@
 /* Appends one row to audit_log, chained to the last one, in the connection's
  * current transaction if there is one (the row then commits or rolls back with
  * the caller's work, and the chain stays locked until then), otherwise in a
- * transaction of its own. The caller's transaction must be READ COMMITTED, so
+ * transaction of its own. Inside a stage's batch (zw_pg_in_batch) the row is
+ * queued (zw_pg_defer) and written, with the chain's lock, right before the
+ * batch commits, so that the chain is not locked for the whole batch. The caller's transaction must be READ COMMITTED, so
  * that the last row is read after the lock is taken.
  *
  * actor and action: non-empty, without '|'. release_id: NULL or 32 lowercase hex

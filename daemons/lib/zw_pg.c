@@ -20,8 +20,16 @@ struct prepared {
   unsigned long hash;
 };
 
+struct deferred {
+  const char *sql;
+  int nparams;
+  char **params; /* copies; NULL entries are SQL NULL */
+};
+
 struct zw_pg {
   char *dsn;
+  struct deferred *deferred; /* queued for the batch's commit */
+  size_t ndeferred, deferred_cap;
   struct prepared prepared[PREPARED_MAX];
   size_t nprepared;
   unsigned long prepared_generation; /* the connection they were prepared on */
@@ -49,8 +57,26 @@ static void forget_prepared(struct zw_pg *pg) {
   pg->nprepared = 0;
 }
 
+void zw_pg_deferred_truncate(struct zw_pg *pg, size_t mark) {
+  while (pg->ndeferred > mark) {
+    struct deferred *d = &pg->deferred[--pg->ndeferred];
+    for (int i = 0; i < d->nparams; i++) free(d->params[i]);
+    free(d->params);
+  }
+}
+
+size_t zw_pg_deferred_mark(const struct zw_pg *pg) { return pg->ndeferred; }
+
+bool zw_pg_deferred_has(const struct zw_pg *pg, const char *sql) {
+  for (size_t i = 0; i < pg->ndeferred; i++)
+    if (pg->deferred[i].sql == sql) return true;
+  return false;
+}
+
 void zw_pg_destroy(struct zw_pg *pg) {
   if (!pg) return;
+  zw_pg_deferred_truncate(pg, 0);
+  free(pg->deferred);
   forget_prepared(pg);
   if (pg->conn) PQfinish(pg->conn);
   free(pg->dsn);
@@ -191,8 +217,47 @@ int zw_pg_batch_begin(struct zw_pg *pg, bool *transient, char *err, size_t errle
     snprintf(err, errlen, "a batch is already open");
     return -1;
   }
-  if (zw_pg_run(pg, "BEGIN", 0, NULL, transient, err, errlen) < 0) return -1;
+  /* Explicitly READ COMMITTED whatever the server's default: deferred work
+   * such as the audit chain reads the last row after taking its lock. */
+  if (zw_pg_run(pg, "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL, transient, err, errlen) < 0) return -1;
   pg->in_batch = true;
+  return 0;
+}
+
+int zw_pg_defer(struct zw_pg *pg, const char *sql, int nparams, const char *const *params, char *err,
+                size_t errlen) {
+  if (!pg->in_batch) {
+    snprintf(err, errlen, "statements are deferred only inside a batch");
+    return -1;
+  }
+  if (pg->ndeferred == pg->deferred_cap) {
+    size_t cap = pg->deferred_cap ? pg->deferred_cap * 2 : 64;
+    struct deferred *bigger = realloc(pg->deferred, cap * sizeof *bigger);
+    if (!bigger) goto oom;
+    pg->deferred = bigger;
+    pg->deferred_cap = cap;
+  }
+  struct deferred d = {sql, nparams, nparams ? calloc((size_t)nparams, sizeof(char *)) : NULL};
+  if (nparams && !d.params) goto oom;
+  for (int i = 0; i < nparams; i++)
+    if (params[i] && !(d.params[i] = strdup(params[i]))) {
+      for (int j = 0; j < i; j++) free(d.params[j]);
+      free(d.params);
+      goto oom;
+    }
+  pg->deferred[pg->ndeferred++] = d;
+  return 0;
+oom:
+  snprintf(err, errlen, "out of memory deferring a statement");
+  return -1;
+}
+
+/* Runs the queued statements in order; 0, or -1 with err at the first that fails. */
+static int run_deferred(struct zw_pg *pg, bool *transient, char *err, size_t errlen) {
+  for (size_t i = 0; i < pg->ndeferred; i++) {
+    const struct deferred *d = &pg->deferred[i];
+    if (zw_pg_run(pg, d->sql, d->nparams, (const char *const *)d->params, transient, err, errlen) < 0) return -1;
+  }
   return 0;
 }
 
@@ -202,6 +267,15 @@ int zw_pg_batch_end(struct zw_pg *pg, bool commit, bool *transient, char *err, s
     snprintf(err, errlen, "no batch is open");
     return -1;
   }
+  if (commit && run_deferred(pg, transient, err, errlen) < 0) {
+    zw_pg_deferred_truncate(pg, 0);
+    char ignored[256];
+    bool t;
+    if (zw_pg_run(pg, "ROLLBACK", 0, NULL, &t, ignored, sizeof ignored) < 0) zw_warn(NULL, "rollback: %s", ignored);
+    pg->in_batch = false;
+    return -1;
+  }
+  zw_pg_deferred_truncate(pg, 0);
   PGresult *res = zw_pg_exec(pg, commit ? "COMMIT" : "ROLLBACK", 0, NULL, transient, err, errlen);
   pg->in_batch = false;
   int rc = res ? 0 : -1;

@@ -62,6 +62,23 @@ int zw_pg_batch_end(struct zw_pg *pg, bool commit, bool *transient, char *err, s
 /* True between zw_pg_batch_begin and zw_pg_batch_end. */
 bool zw_pg_in_batch(const struct zw_pg *pg);
 
+/* Inside a batch: queues sql (which must outlive the batch: a string literal)
+ * with a copy of its parameters, to run in queue order right before the
+ * batch's COMMIT — for work that takes a lock many writers share (the audit
+ * chain), so the lock is held for the end of the batch only, not the whole of
+ * it. A deferred statement that fails fails the commit. Returns 0, or -1 with
+ * err (not in a batch, out of memory). */
+int zw_pg_defer(struct zw_pg *pg, const char *sql, int nparams, const char *const *params, char *err,
+                size_t errlen) __attribute__((warn_unused_result));
+
+/* How many statements are queued; zw_pg_deferred_truncate(pg, mark) drops
+ * those queued since, when the work that queued them is rolled back (to a
+ * savepoint). */
+size_t zw_pg_deferred_mark(const struct zw_pg *pg);
+/* True when sql (the same pointer) is queued. */
+bool zw_pg_deferred_has(const struct zw_pg *pg, const char *sql);
+void zw_pg_deferred_truncate(struct zw_pg *pg, size_t mark);
+
 /* True when the last use found the server reachable. */
 bool zw_pg_ok(const struct zw_pg *pg);
 

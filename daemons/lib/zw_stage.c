@@ -770,7 +770,9 @@ static enum zw_outcome in_savepoint(struct zw_pg *pg, zw_stage_pg_work_fn work, 
   bool transient;
   if (zw_pg_run(pg, "SAVEPOINT zw_message", 0, NULL, &transient, pgerr, sizeof pgerr) < 0)
     return zw_stage_pg_failed(true, pgerr, err, errlen);
+  size_t deferred = zw_pg_deferred_mark(pg);
   enum zw_outcome o = work(arg, err, errlen);
+  if (o != ZW_OK) zw_pg_deferred_truncate(pg, deferred);
   const char *end = o == ZW_OK ? "RELEASE SAVEPOINT zw_message" : "ROLLBACK TO SAVEPOINT zw_message";
   if (zw_pg_run(pg, end, 0, NULL, &transient, pgerr, sizeof pgerr) < 0) {
     zw_warn(NULL, "%s: %s", end, pgerr);
