@@ -288,10 +288,12 @@ static int entrance_page(const struct site *s, const char *relpath, const char *
 
 int site_index(const struct site *s, bool *transient, char *err, size_t errlen) {
   PGresult *cols = query(s,
-                         "SELECT d.code, d.name, c.path, c.name, "
-                         "  (SELECT count(*) FROM portal_articles a WHERE a.column_path = c.path AND a.status = 'published') "
+                         "WITH counts AS (SELECT column_path, count(*) AS n FROM portal_articles "
+                         "                WHERE status = 'published' GROUP BY column_path) "
+                         "SELECT d.code, d.name, c.path, c.name, coalesce(k.n, 0) "
                          "FROM portal_columns c JOIN catalog_items i ON i.code = c.item_code "
                          "JOIN catalog_domains d ON d.code = i.domain_code "
+                         "LEFT JOIN counts k ON k.column_path = c.path "
                          "WHERE i.active AND i.mode = 'active' ORDER BY d.sort, d.code, c.sort, c.path",
                          0, NULL, transient, err, errlen);
   if (!cols) return -1;
