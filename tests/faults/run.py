@@ -159,7 +159,9 @@ HEADER = ("| fault | result | 202s | deliveries | struck at (% of the load) | he
 def render_rows(rows, args):
     """The table's lines for rows, header first."""
     build = pathlib.Path(os.environ.get("ZWGK_BUILD_DIR", ROOT / "build")).name
-    run = f"{datetime.date.today().isoformat()}, {args.releases} at {args.rate:g}/s, {build}"
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "?"
+    run = f"{datetime.date.today().isoformat()}, {args.releases} at {args.rate:g}/s, {build} of {commit}"
     lines = [HEADER, "| --- | --- | ---: | ---: | --- | --- | --- | ---: | --- | --- |"]
     for r in rows:
         rec = " / ".join(fmt(x) for x in r["recovery"]) or "–"
