@@ -44,15 +44,40 @@ int board_write(const struct board *b, const char *relpath, const char *content,
   return zw_static_write(b->docroot, relpath, content, len, err, errlen);
 }
 
+/* True for "<32 hex>.json", the only sidecar names. */
+static bool sidecar_name(const char *name, char release_id[ZW_RELEASE_ID_LEN + 1]) {
+  if (strlen(name) != ZW_RELEASE_ID_LEN + 5 || strcmp(name + ZW_RELEASE_ID_LEN, ".json") != 0) return false;
+  memcpy(release_id, name, ZW_RELEASE_ID_LEN);
+  release_id[ZW_RELEASE_ID_LEN] = '\0';
+  return zw_is_release_id(release_id);
+}
+
+/* The cached notices of region ({release_id -> sidecar}), or NULL when that
+ * board has not been read yet. */
+static json_t *cached(const struct board *b, const char *region) {
+  return b->cache ? json_object_get(b->cache, region) : NULL;
+}
+
 int board_remove(const struct board *b, const char *relpath, char *err, size_t errlen) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", b->docroot, relpath);
-  if (unlink(path) == 0 || errno == ENOENT) return 0;
-  snprintf(err, errlen, "removing %s: %s", path, strerror(errno));
-  return -1;
+  if (unlink(path) != 0 && errno != ENOENT) {
+    snprintf(err, errlen, "removing %s: %s", path, strerror(errno));
+    return -1;
+  }
+  /* bulletin/<region>/<release_id>.json: that notice leaves the cached board. */
+  char region[BOARD_REGION_MAX], rid[ZW_RELEASE_ID_LEN + 1];
+  const char *slash = strncmp(relpath, "bulletin/", 9) == 0 ? strchr(relpath + 9, '/') : NULL;
+  if (slash && (size_t)(slash - relpath - 9) < sizeof region && sidecar_name(slash + 1, rid)) {
+    snprintf(region, sizeof region, "%.*s", (int)(slash - relpath - 9), relpath + 9);
+    json_t *notices = cached(b, region);
+    if (notices) json_object_del(notices, rid);
+  }
+  return 0;
 }
 
-json_t *board_meta_load(const struct board *b, const char *region, const char *release_id) {
+/* Reads a sidecar from disk: a new reference, or NULL. */
+static json_t *meta_read(const struct board *b, const char *region, const char *release_id) {
   char path[1024];
   snprintf(path, sizeof path, "%s/bulletin/%s/%s.json", b->docroot, region, release_id);
   if (access(path, F_OK) != 0) return NULL;
@@ -66,6 +91,13 @@ json_t *board_meta_load(const struct board *b, const char *region, const char *r
   return meta;
 }
 
+json_t *board_meta_load(const struct board *b, const char *region, const char *release_id) {
+  json_t *notices = cached(b, region);
+  if (!notices) return meta_read(b, region, release_id);
+  json_t *meta = json_object_get(notices, release_id);
+  return meta ? json_deep_copy(meta) : NULL; /* the caller may change its copy */
+}
+
 int board_meta_save(const struct board *b, const char *region, const char *release_id, const json_t *meta,
                     char *err, size_t errlen) {
   char relpath[128];
@@ -77,6 +109,9 @@ int board_meta_save(const struct board *b, const char *region, const char *relea
   }
   int rc = board_write(b, relpath, text, strlen(text), err, errlen);
   free(text);
+  json_t *notices = cached(b, region);
+  if (rc == 0 && notices && json_object_set_new(notices, release_id, json_deep_copy(meta)) < 0)
+    json_object_del(b->cache, region); /* out of memory: read that board from disk again */
   return rc;
 }
 
@@ -126,28 +161,38 @@ static int by_newest(const void *a, const void *b) {
   return strcmp(rx ? rx : "", ry ? ry : "");
 }
 
-/* True for "<32 hex>.json", the only sidecar names. */
-static bool sidecar_name(const char *name, char release_id[ZW_RELEASE_ID_LEN + 1]) {
-  if (strlen(name) != ZW_RELEASE_ID_LEN + 5 || strcmp(name + ZW_RELEASE_ID_LEN, ".json") != 0) return false;
-  memcpy(release_id, name, ZW_RELEASE_ID_LEN);
-  release_id[ZW_RELEASE_ID_LEN] = '\0';
-  return zw_is_release_id(release_id);
-}
-
-json_t *board_notices(const struct board *b, const char *region) {
+/* Reads every sidecar of board region from disk: {release_id -> sidecar},
+ * or NULL when out of memory. */
+static json_t *board_read(const struct board *b, const char *region) {
   char path[600], rid[ZW_RELEASE_ID_LEN + 1];
   snprintf(path, sizeof path, "%s/bulletin/%s", b->docroot, region);
-  json_t *notices = json_array();
-  DIR *dir = notices ? opendir(path) : NULL;
-  if (!dir) return notices;
+  json_t *by_id = json_object();
+  DIR *dir = by_id ? opendir(path) : NULL;
+  if (!dir) return by_id; /* no such board yet */
   struct dirent *e;
   while ((e = readdir(dir))) {
     if (!sidecar_name(e->d_name, rid)) continue;
-    json_t *meta = board_meta_load(b, region, rid);
-    if (meta) json_array_append_new(notices, meta);
+    json_t *meta = meta_read(b, region, rid);
+    if (meta) json_object_set_new(by_id, rid, meta);
   }
   closedir(dir);
-  if (sort_array(notices, by_newest) < 0) {
+  return by_id;
+}
+
+json_t *board_notices(const struct board *b, const char *region) {
+  json_t *by_id = cached(b, region);
+  if (by_id) {
+    json_incref(by_id);
+  } else {
+    if (!(by_id = board_read(b, region))) return NULL;
+    if (b->cache) json_object_set(b->cache, region, by_id);
+  }
+  json_t *notices = json_array();
+  const char *rid;
+  json_t *meta;
+  json_object_foreach(by_id, rid, meta) json_array_append(notices, meta);
+  json_decref(by_id);
+  if (!notices || sort_array(notices, by_newest) < 0) {
     json_decref(notices);
     return NULL;
   }

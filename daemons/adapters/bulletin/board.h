@@ -3,7 +3,10 @@
  * (<release_id>.html), a JSON sidecar with what the indexes show
  * (<release_id>.json) and, once withdrawn, a marker (<release_id>.html.gone).
  * The sidecars are the boards' only state: an index is rebuilt by reading
- * them, so the directory can be copied, rsynced or rebuilt at will. */
+ * them, so the directory can be copied, rsynced or rebuilt at will. A board's
+ * sidecars are read from disk once per process and then kept in memory,
+ * updated by board_meta_save and board_remove, so one bulletin process owns a
+ * document root. */
 #ifndef ZWGK_BULLETIN_BOARD_H
 #define ZWGK_BULLETIN_BOARD_H
 
@@ -15,6 +18,9 @@
 
 struct board {
   char docroot[512]; /* bulletin.docroot, without a trailing slash */
+  /* region -> {release_id -> sidecar} of the boards read so far; NULL keeps
+   * nothing and reads the disk every time. */
+  json_t *cache;
 };
 
 /* True when code matches ^[0-9]{6,12}$, the only region codes that may name a
