@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import channel_envelope, override
+from conftest import channel_envelope, override, wait_until
 
 REGION = "370211001001"
 # The tags of the catalog item of the module's notices.
@@ -305,3 +305,31 @@ def test_every_page_written_is_html5(bulletin):
         except FileNotFoundError:  # a notice moved to another board meanwhile
             continue
         check_html5(text)
+
+
+def test_a_full_board_lists_its_newest_notices(bulletin, produce, receipt):
+    # A board's index lists its BOARD_INDEX_MAX (500) newest notices; the
+    # older ones keep their pages and can still be withdrawn.
+    region = f"3702119{uuid.uuid4().int % 100000:05d}"
+    oldest = [uuid.uuid4().hex for _ in range(3)]
+    for rid in oldest:
+        produce(envelope(rid, 1, "publish", payload(region_code=region, title="较早的公告")))
+        assert receipt(rid, 1, "bulletin")["receipt"]["status"] == "delivered"
+    newer = [uuid.uuid4().hex for _ in range(500)]
+    for i, rid in enumerate(newer):
+        produce(envelope(rid, 1, "publish", payload(region_code=region, title=f"满板公告{i}")))
+    assert receipt(newer[-1], 1, "bulletin")["receipt"]["status"] == "delivered"
+
+    def index():
+        return bulletin.get(f"/bulletin/{region}/index.html").text
+
+    text = wait_until("all 503 notices on the board", lambda: (
+        (t := index()).count("<tr") - 1 == 500 and all(f'href="{r}.html"' in t for r in newer[-5:]) and t))
+    assert 'class="more"' in text and "最新的 500 条" in text
+    assert not [r for r in oldest if f'href="{r}.html"' in text]
+    assert all((bulletin.docroot / "bulletin" / region / f"{r}.html").exists() for r in oldest)
+
+    produce(envelope(oldest[0], 2, "withdraw", payload(region_code=region, title="较早的公告")))
+    assert receipt(oldest[0], 2, "bulletin")["receipt"]["status"] == "withdrawn"
+    assert "已撤回" in bulletin.get(f"/bulletin/{region}/{oldest[0]}.html").text
+    assert index().count("<tr") - 1 == 500

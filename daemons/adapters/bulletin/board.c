@@ -71,9 +71,17 @@ int board_remove(const struct board *b, const char *relpath, char *err, size_t e
   if (slash && (size_t)(slash - relpath - 9) < sizeof region && sidecar_name(slash + 1, rid)) {
     snprintf(region, sizeof region, "%.*s", (int)(slash - relpath - 9), relpath + 9);
     json_t *notices = cached(b, region);
-    if (notices) json_object_del(notices, rid);
+    /* An older notice, not kept, takes its place in the index: read again. */
+    if (notices && !json_object_del(notices, rid) && b->trimmed && json_object_get(b->trimmed, region))
+      json_object_del(b->cache, region);
   }
   return 0;
+}
+
+void board_forget(struct board *b) {
+  json_decref(b->cache);
+  json_decref(b->trimmed);
+  b->cache = b->trimmed = NULL;
 }
 
 /* Reads a sidecar from disk: a new reference, or NULL. */
@@ -95,7 +103,8 @@ json_t *board_meta_load(const struct board *b, const char *region, const char *r
   json_t *notices = cached(b, region);
   if (!notices) return meta_read(b, region, release_id);
   json_t *meta = json_object_get(notices, release_id);
-  return meta ? json_deep_copy(meta) : NULL; /* the caller may change its copy */
+  if (meta) return json_deep_copy(meta); /* the caller may change its copy */
+  return b->trimmed && json_object_get(b->trimmed, region) ? meta_read(b, region, release_id) : NULL;
 }
 
 int board_meta_save(const struct board *b, const char *region, const char *release_id, const json_t *meta,
@@ -179,22 +188,34 @@ static json_t *board_read(const struct board *b, const char *region) {
   return by_id;
 }
 
-json_t *board_notices(const struct board *b, const char *region) {
+json_t *board_notices(const struct board *b, const char *region, bool *more) {
   json_t *by_id = cached(b, region);
-  if (by_id) {
-    json_incref(by_id);
-  } else {
-    if (!(by_id = board_read(b, region))) return NULL;
-    if (b->cache) json_object_set(b->cache, region, by_id);
-  }
+  bool fresh = !by_id;
+  if (by_id) json_incref(by_id);
+  else if (!(by_id = board_read(b, region))) return NULL;
   json_t *notices = json_array();
   const char *rid;
   json_t *meta;
   json_object_foreach(by_id, rid, meta) json_array_append(notices, meta);
-  json_decref(by_id);
   if (!notices || sort_array(notices, by_newest) < 0) {
+    json_decref(by_id);
     json_decref(notices);
     return NULL;
   }
+  /* Keep the newest; the older ones stay on disk only. */
+  bool trimmed = b->trimmed && json_object_get(b->trimmed, region);
+  while (json_array_size(notices) > BOARD_INDEX_MAX) {
+    size_t last = json_array_size(notices) - 1;
+    json_object_del(by_id, json_string_value(json_object_get(json_array_get(notices, last), "release_id")));
+    json_array_remove(notices, last);
+    trimmed = true;
+  }
+  if (b->cache && b->trimmed) {
+    if (fresh) json_object_set(b->cache, region, by_id);
+    if (trimmed) json_object_set_new(b->trimmed, region, json_true());
+    else json_object_del(b->trimmed, region);
+  }
+  json_decref(by_id);
+  *more = trimmed;
   return notices;
 }

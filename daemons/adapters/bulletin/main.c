@@ -255,7 +255,8 @@ static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errle
     return NULL;
   }
   bl->d = d;
-  bl->board.cache = json_object(); /* NULL only reads the disk every time */
+  bl->board.cache = json_object(); /* either NULL only reads the disk every time */
+  bl->board.trimmed = json_object();
   snprintf(bl->board.docroot, sizeof bl->board.docroot, "%s", zw_config_str(cfg, "bulletin.docroot"));
   snprintf(bl->base_url, sizeof bl->base_url, "%s", zw_config_str(cfg, "bulletin.base_url"));
   size_t n = strlen(bl->board.docroot);
@@ -271,7 +272,7 @@ static void *init(struct zw_daemon *d, struct zw_pg *pg, char *err, size_t errle
       !(bl->retry = evtimer_new(zw_daemon_base(d), on_retry, bl))) {
     if (!*err) snprintf(err, errlen, "out of memory");
     zw_static_server_destroy(bl->serve);
-    json_decref(bl->board.cache);
+    board_forget(&bl->board);
     free(bl);
     return NULL;
   }
@@ -285,7 +286,7 @@ static void destroy(void *state) {
   if (bl->retry) event_free(bl->retry);
   dirty_free(&bl->boards);
   zw_static_server_destroy(bl->serve);
-  json_decref(bl->board.cache);
+  board_forget(&bl->board);
   free(bl);
 }
 

@@ -199,7 +199,8 @@ int page_board_index(const struct board *b, const char *region, char *err, size_
   char relpath[64], title[512], *text = NULL;
   size_t len = 0;
   snprintf(relpath, sizeof relpath, "bulletin/%s/index.html", region);
-  json_t *notices = board_notices(b, region);
+  bool more = false;
+  json_t *notices = board_notices(b, region, &more);
   FILE *out = notices ? open_memstream(&text, &len) : NULL;
   if (!out) {
     json_decref(notices);
@@ -220,6 +221,7 @@ int page_board_index(const struct board *b, const char *region, char *err, size_
   json_t *meta;
   json_array_foreach(notices, i, meta) index_row(out, meta, i);
   if (json_array_size(notices)) fputs("</tbody>\n</table>\n", out);
+  if (more) fprintf(out, "<p class=\"more\">本目录列出最新的 %d 条公告；更早的公告页面仍可按原地址查阅。</p>\n", BOARD_INDEX_MAX);
   json_decref(notices);
   return finish(b, out, &text, &len, relpath, err, errlen);
 }
