@@ -151,6 +151,17 @@ def main(argv=None):
     return 1 if failed else 0
 
 
+def source_commit():
+    """The commit the binaries were built from (make test-faults builds them
+    right before), with -dirty when the work tree had changes."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD") or "?"
+    return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+COMMIT = source_commit()  # taken at start: the tree may change during an hour's run
+
 HEADER = ("| fault | result | 202s | deliveries | struck at (% of the load) | healed after (s) | "
           "moving again after (s) | drained in (s) | run | note |")
 
@@ -158,9 +169,7 @@ HEADER = ("| fault | result | 202s | deliveries | struck at (% of the load) | he
 def render_rows(rows, args):
     """The table's lines for rows, header first."""
     build = pathlib.Path(os.environ.get("ZWGK_BUILD_DIR", ROOT / "build")).name
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip() or "?"
-    run = f"{datetime.date.today().isoformat()}, {args.releases} at {args.rate:g}/s, {build} of {commit}"
+    run = f"{datetime.date.today().isoformat()}, {args.releases} at {args.rate:g}/s, {build} of {COMMIT}"
     lines = [HEADER, "| --- | --- | ---: | ---: | --- | --- | --- | ---: | --- | --- |"]
     for r in rows:
         rec = " / ".join(fmt(x) for x in r["recovery"]) or "–"
