@@ -27,7 +27,7 @@ ASAN_FULL_TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_STACK_DIR=$(CURDI
 # A sanitizer report in a daemon's log (the daemons' stderr).
 SANITIZER_REPORT := "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:"
 
-.PHONY: all deps build release asan test test-debug test-asan test-asan-full conformance fuzz test-faults bench-ingest bench-classifier demo stop clean
+.PHONY: all deps build release asan test test-debug test-asan test-asan-full conformance fuzz test-faults bench bench-ingest bench-classifier demo stop clean
 
 all: build
 
@@ -106,6 +106,16 @@ test-faults: release
 	bash -c 'trap "ZWGK_STACK_DIR=$(CURDIR)/var/faults $(STACK) down" EXIT; \
 		env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_BUILD_DIR=$(CURDIR)/build-release \
 		var/venv/bin/python tests/faults/run.py --only "$(FAULTS)"'
+
+# The end-to-end benchmark (docs/performance.md): releases through every daemon to
+# the stand-ins, at the maximum and open loop at 50 and 80 % of it, against Kafka's
+# own tools and nginx on the same machine; about five minutes on a private stack in
+# var/bench-e2e (port base 24000), Release build. Results, table and plots in
+# var/bench-results/e2e. Knobs (BENCH_RELEASES, BENCH_SECONDS, ...) at the top of
+# tests/bench/e2e/run.sh.
+bench: release
+	deploy/install-deps.sh --bench
+	env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_BUILD_DIR=$(CURDIR)/build-release tests/bench/e2e/run.sh
 
 # The ingest benchmark (docs/performance.md): about two minutes on a private stack
 # in var/bench (port base 25000) and nginx on 127.0.0.1:25090, Release build.

@@ -31,9 +31,10 @@ PACKAGES=(
 )
 
 # Optional sets: --fuzz for the libFuzzer targets (make fuzz), --bench for the
-# benchmarks (make bench-ingest). Not needed by make test or make demo.
+# benchmarks (make bench, bench-ingest, bench-classifier; gnuplot draws the
+# plots of make bench). Not needed by make test or make demo.
 FUZZ_PACKAGES=(clang libclang-rt-14-dev libfuzzer-14-dev)
-BENCH_PACKAGES=(wrk nginx)
+BENCH_PACKAGES=(wrk nginx gnuplot-nox)
 for arg in "$@"; do
     case "$arg" in
     --fuzz) PACKAGES+=("${FUZZ_PACKAGES[@]}") ;;

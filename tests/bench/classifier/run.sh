@@ -96,6 +96,10 @@ export ZWGK_STACK_DIR=${BENCH_STACK_DIR:-$ROOT/var/bench-classifier}
 export ZWGK_STACK_PORT_BASE=$PORT_BASE
 export ZWGK_BUILD_DIR=${ZWGK_BUILD_DIR:-$ROOT/build-release}
 
+# kv, cpu_ticks, machine_busy_ticks, secs, cores, now, since, kafka_tool
+# shellcheck source=tests/bench/common.sh
+. "$HERE/../common.sh"
+
 say() { printf 'bench-classifier: %s\n' "$*"; }
 die() {
     printf 'bench-classifier: %s\n' "$*" >&2
@@ -145,24 +149,6 @@ trap 'exit 130' INT TERM
 
 # --- helpers ------------------------------------------------------------------
 
-kv() { sed -n "s/^$2=//p" "$1" | head -n 1; }
-
-CLK_TCK=$(getconf CLK_TCK)
-
-# CPU time (clock ticks, user + system, all threads) of the given pids.
-cpu_ticks() {
-    local pid line rest total=0
-    for pid in "$@"; do
-        [ -r "/proc/$pid/stat" ] || continue
-        read -r line <"/proc/$pid/stat" || continue
-        rest=${line##*) }
-        # shellcheck disable=SC2086
-        set -- $rest
-        total=$((total + ${12} + ${13}))
-    done
-    echo "$total"
-}
-
 # CPU time of PostgreSQL: the postmaster, its children, and what its children
 # that have exited used (reaped, so counted in the postmaster's cutime/cstime).
 pg_ticks() {
@@ -182,18 +168,6 @@ pg_ticks() {
     set -- $rest
     echo $((total + ${12} + ${13} + ${14} + ${15}))
 }
-
-machine_busy_ticks() {
-    local _cpu user nice system _idle _iowait irq softirq _rest
-    read -r _cpu user nice system _idle _iowait irq softirq _rest </proc/stat
-    echo $((user + nice + system + irq + softirq))
-}
-
-# seconds from ticks; cores from ticks over seconds
-secs() { awk -v t="$1" -v c="$CLK_TCK" 'BEGIN { printf "%.2f", t / c }'; }
-cores() { awk -v t="$1" -v c="$CLK_TCK" -v s="$2" 'BEGIN { printf "%.2f", (s > 0) ? t / c / s : 0 }'; }
-now() { echo "$EPOCHREALTIME"; }
-since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
 
 metric_sum() { # metric_sum FILE NAME-PREFIX [LABEL-TEXT]: sum of matching samples
     awk -v n="$2" -v l="${3:-}" 'index($1, n) == 1 && (substr($1, length(n) + 1, 1) == "{" || length($1) == length(n)) &&
@@ -322,41 +296,8 @@ say "$TOPIC: $RECORDS records in $PARTITIONS partitions, mean value $RECORD_SIZE
 
 # --- Kafka's own tools: the raw rate ---------------------------------------------------
 
-# Like the broker's log4j config (deploy/local/stack), but warnings only, to a file.
-cat >"$RESULTS/tools-log4j.properties" <<EOF
-log4j.rootLogger=WARN, file
-log4j.appender.file=org.apache.log4j.FileAppender
-log4j.appender.file.File=$RESULTS/tools.log
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-EOF
-
-# kafka_tool LABEL CLASS ARGS...: one run of org.apache.kafka.tools.CLASS with the
-# java and jars of the broker (heap as Kafka's own scripts give their tools);
-# LABEL.txt its output, LABEL.summary wall time, its CPU and the broker's.
-kafka_tool() {
-    local label=$1 class=$2 t kafka_before
-    shift 2
-    kafka_before=$(cpu_ticks "$KAFKA_PID")
-    t=$(now)
-    (
-        java -Xmx256m -XX:+UseG1GC -Dlog4j.configuration="file:$RESULTS/tools-log4j.properties" \
-            -cp "$KAFKA_LIBS/*" "org.apache.kafka.tools.$class" "$@" >"$RESULTS/$label.txt" 2>"$RESULTS/$label.err" ||
-            exit 1
-        times >"$RESULTS/$label.cpu" # second line: the children's (java's) user and system time
-    ) || {
-        tail -n 20 "$RESULTS/$label.err" >&2
-        die "$class failed (output in $RESULTS/$label.txt, errors in $RESULTS/$label.err)"
-    }
-    local wall
-    wall=$(since "$t")
-    {
-        echo "wall_s=$wall"
-        awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] } printf "tool_cpu_s=%.2f\n", n }' \
-            "$RESULTS/$label.cpu"
-        echo "kafka_cpu_s=$(secs $(($(cpu_ticks "$KAFKA_PID") - kafka_before)))"
-    } >"$RESULTS/$label.summary"
-}
+# Warnings of Kafka's tools go to $RESULTS/tools.log (kafka_tool, common.sh).
+kafka_tools_log4j
 
 # raw_pass LABEL TOPIC: ProducerPerformance then ConsumerPerformance, N records of S bytes.
 raw_pass() {

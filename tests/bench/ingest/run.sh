@@ -68,6 +68,10 @@ unset ZWGK_INGEST_URL ZWGK_KAFKA_BROKERS ZWGK_PG_DSN ZWGK_PORTAL_URL ZWGK_CONFIG
 export ZWGK_STACK_DIR=${BENCH_STACK_DIR:-$ROOT/var/bench}
 export ZWGK_STACK_PORT_BASE=$PORT_BASE
 
+# kv, cpu_ticks, CLK_TCK, bench_nginx_start/stop
+# shellcheck source=tests/bench/common.sh
+. "$HERE/../common.sh"
+
 say() { printf 'bench: %s\n' "$*"; }
 die() {
     printf 'bench: %s\n' "$*" >&2
@@ -81,21 +85,9 @@ done
 
 # --- cleanup ------------------------------------------------------------------
 
-NGINX_PID=""
-NGINX_DIR=""
 STACK_STARTED=0
 
-nginx_stop() {
-    if [ -n "$NGINX_PID" ]; then
-        kill -TERM "$NGINX_PID" 2>/dev/null || true
-        wait "$NGINX_PID" 2>/dev/null || true
-        NGINX_PID=""
-    fi
-    if [ -n "$NGINX_DIR" ]; then
-        rm -rf "$NGINX_DIR"
-        NGINX_DIR=""
-    fi
-}
+nginx_stop() { bench_nginx_stop; }
 
 cleanup() {
     local rc=$?
@@ -115,23 +107,6 @@ trap 'exit 130' INT TERM
 
 # --- helpers ------------------------------------------------------------------
 
-# kv FILE KEY: the value of KEY in a key=value file.
-kv() { sed -n "s/^$2=//p" "$1" | head -n 1; }
-
-# CPU time (clock ticks, user + system, all threads) of the given pids.
-cpu_ticks() {
-    local pid line rest total=0
-    for pid in "$@"; do
-        [ -r "/proc/$pid/stat" ] || continue
-        read -r line <"/proc/$pid/stat" || continue
-        rest=${line##*) }
-        # shellcheck disable=SC2086
-        set -- $rest
-        total=$((total + ${12} + ${13}))
-    done
-    echo "$total"
-}
-
 children_of() {
     local parent=$1 f line rest
     for f in /proc/[0-9]*/stat; do
@@ -145,8 +120,6 @@ children_of() {
         fi
     done
 }
-
-CLK_TCK=$(getconf CLK_TCK)
 
 # The machine's CPU counters from /proc/stat: "busy idle steal" in ticks
 # (busy = user, nice, system, irq, softirq; idle includes iowait).
@@ -245,28 +218,7 @@ set_servers() { # set_servers name pid name pid ...
 }
 
 nginx_start() { # nginx_start WORKERS
-    local workers=$1 deadline
-    NGINX_DIR=$(mktemp -d "${TMPDIR:-/tmp}/zwgk-bench-nginx.XXXXXX")
-    chmod 755 "$NGINX_DIR"
-    sed -e "s|@PREFIX@|$NGINX_DIR|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@WORKERS@|$workers|g" \
-        "$HERE/nginx.conf.in" >"$NGINX_DIR/nginx.conf"
-    local rc=0
-    curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$NGINX_PORT/" || rc=$?
-    [ $rc -eq 7 ] || die "port $NGINX_PORT is in use by something else (BENCH_PORT_BASE moves it)"
-    nginx -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" 2>>"$NGINX_DIR/stderr" &
-    NGINX_PID=$!
-    deadline=$((SECONDS + 10))
-    # Ready when it answers; the answer is the body it read, which must be ours.
-    until curl -fsS --max-time 2 -H 'Content-Type: application/json' \
-        --data-binary "@$RESULTS/sample.json" "http://127.0.0.1:$NGINX_PORT/echo" 2>/dev/null |
-        cmp -s - "$RESULTS/sample.json"; do
-        if ! kill -0 "$NGINX_PID" 2>/dev/null; then
-            cat "$NGINX_DIR/stderr" "$NGINX_DIR/error.log" >&2 2>/dev/null || true
-            die "nginx exited"
-        fi
-        [ $SECONDS -lt $deadline ] || die "nginx did not answer on 127.0.0.1:$NGINX_PORT/echo with the request body"
-        sleep 0.1
-    done
+    bench_nginx_start "$NGINX_PORT" "$1" "$RESULTS/sample.json"
     local args=(nginx_master "$NGINX_PID") worker
     for worker in $(children_of "$NGINX_PID"); do
         args+=(nginx "$worker")
