@@ -29,6 +29,8 @@ static const struct zw_config_key keys[] = {
     {"kafka", "commit_interval_ms", CFG_INT, "100", false, false,
      "longest wait before a stage commits its transaction"},
     {"kafka", "batch_max", CFG_INT, "500", false, false, "most messages in one stage transaction"},
+    {"kafka", "batch_linger_ms", CFG_INT, "0", false, false,
+     "how long a stage waits for more messages before a transaction smaller than batch_max (0: none)"},
     {"kafka", "transaction_timeout_ms", CFG_INT, "60000", false, false, "transaction.timeout.ms"},
     {"pg", "dsn", CFG_STR, "postgresql:///zwgk", false, true, "libpq connection string"},
     {"pg", "connect_timeout_s", CFG_INT, "5", false, false, "libpq connect_timeout"},

@@ -18,6 +18,8 @@ struct zw_stage {
   int pipefd[2];
   struct event *wake, *tick;
   struct event *more; /* a zero timeout: the next batch, after the loop polled for other events */
+  struct event *linger; /* kafka.batch_linger_ms after the first message of a small batch arrived */
+  rd_kafka_queue_t *queue; /* the consumer's, to see how many messages wait */
   char txn_id[192];
   char input_topic[256];
   const rd_kafka_message_t *current; /* message being processed, for the trace */
@@ -423,14 +425,6 @@ static size_t collect_batch(struct zw_stage *st, rd_kafka_message_t **msgs, size
   return n;
 }
 
-/* Runs one transaction over the batch (which may be empty when only offsets
- * moved) and commits offsets. Returns true when it committed. */
-/* Runs one transaction over the batch (which may be empty when only offsets
- * moved) and commits offsets. Processing stops after BATCH_SECONDS — the
- * messages left are handed back and come in the next batch — so that a slow
- * channel never keeps a transaction open near transaction.timeout.ms nor the
- * event loop from its other work. Sets *processed; returns true when it
- * committed. */
 /* Opens the batch's PostgreSQL transaction when the stage has one; returns
  * 0 or -1 (logged) when PostgreSQL is not there. */
 static int batch_pg_begin(struct zw_stage *st, size_t n) {
@@ -460,6 +454,12 @@ static int batch_pg_end(struct zw_stage *st, bool commit) {
   return -1;
 }
 
+/* Runs one transaction over the batch (which may be empty when only offsets
+ * moved) and commits offsets. Processing stops after BATCH_SECONDS — the
+ * messages left are handed back and come in the next batch — so that a slow
+ * channel never keeps a transaction open near transaction.timeout.ms nor the
+ * event loop from its other work. Sets *processed; returns true when it
+ * committed. */
 static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size_t n, size_t *processed) {
   *processed = 0;
   rd_kafka_error_t *e = rd_kafka_begin_transaction(st->producer);
@@ -586,14 +586,28 @@ static void run_batch(struct zw_stage *st) {
   }
 }
 
+/* Messages arrived. With kafka.batch_linger_ms, a batch smaller than it may
+ * be waits that long for more, so that a trickle makes fewer, larger
+ * transactions (each costs a Kafka commit and a PostgreSQL commit whatever
+ * its size): latency for CPU, measured in docs/performance.md. */
 static void on_wake(evutil_socket_t fd, short what, void *arg) {
+  struct zw_stage *st = arg;
   char buf[64];
   while (read(fd, buf, sizeof buf) > 0) {
   }
-  run_batch(arg);
+  long linger = zw_config_int(zw_daemon_config(st->d), "kafka.batch_linger_ms");
+  if (linger <= 0 || rd_kafka_queue_length(st->queue) >= batch_size(st)) {
+    event_del(st->linger);
+    run_batch(st);
+  } else if (!evtimer_pending(st->linger, NULL)) {
+    struct timeval tv = {linger / 1000, (linger % 1000) * 1000};
+    evtimer_add(st->linger, &tv);
+  }
 }
 
 static void on_more(evutil_socket_t fd, short what, void *arg) { run_batch(arg); }
+
+static void on_linger(evutil_socket_t fd, short what, void *arg) { run_batch(arg); }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
   struct zw_stage *st = arg;
@@ -692,9 +706,8 @@ static int consumer_start(struct zw_stage *st, char *err, size_t errlen) {
     snprintf(err, errlen, "subscribe %s: %s", st->input_topic, rd_kafka_err2str(e));
     return -1;
   }
-  rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(st->consumer);
-  rd_kafka_queue_io_event_enable(q, st->pipefd[1], "1", 1);
-  rd_kafka_queue_destroy(q);
+  st->queue = rd_kafka_queue_get_consumer(st->consumer);
+  rd_kafka_queue_io_event_enable(st->queue, st->pipefd[1], "1", 1);
   return 0;
 }
 
@@ -726,8 +739,10 @@ struct zw_stage *zw_stage_new(struct zw_daemon *d, const struct zw_stage_spec *s
   st->wake = event_new(base, st->pipefd[0], EV_READ | EV_PERSIST, on_wake, st);
   st->tick = event_new(base, -1, EV_PERSIST, on_tick, st);
   st->more = evtimer_new(base, on_more, st);
-  if (!st->wake || !st->tick || !st->more || event_priority_set(st->wake, ZW_PRIORITY_WORK) < 0 ||
+  st->linger = evtimer_new(base, on_linger, st);
+  if (!st->wake || !st->tick || !st->more || !st->linger || event_priority_set(st->wake, ZW_PRIORITY_WORK) < 0 ||
       event_priority_set(st->tick, ZW_PRIORITY_WORK) < 0 || event_priority_set(st->more, ZW_PRIORITY_WORK) < 0 ||
+      event_priority_set(st->linger, ZW_PRIORITY_WORK) < 0 ||
       event_add(st->wake, NULL) < 0 ||
       event_add(st->tick, &tv) < 0) {
     snprintf(err, errlen, "cannot add stage events");
@@ -748,7 +763,9 @@ void zw_stage_destroy(struct zw_stage *st) {
   if (st->wake) event_free(st->wake);
   if (st->tick) event_free(st->tick);
   if (st->more) event_free(st->more);
+  if (st->linger) event_free(st->linger);
   producer_stop(st);
+  if (st->queue) rd_kafka_queue_destroy(st->queue);
   if (st->committed) rd_kafka_topic_partition_list_destroy(st->committed);
   if (st->consumer) rd_kafka_destroy(st->consumer);
   if (st->pipefd[0] >= 0) close(st->pipefd[0]);
