@@ -27,7 +27,7 @@ ASAN_FULL_TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_STACK_DIR=$(CURDI
 # A sanitizer report in a daemon's log (the daemons' stderr).
 SANITIZER_REPORT := "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:"
 
-.PHONY: all deps build release asan test test-debug test-asan test-asan-full conformance fuzz test-faults bench bench-ingest bench-classifier demo stop clean
+.PHONY: all deps build release asan test test-debug test-asan test-asan-full conformance fuzz test-faults bench bench-tune bench-ingest bench-classifier demo stop clean
 
 all: build
 
@@ -116,6 +116,13 @@ test-faults: release
 bench: release
 	deploy/install-deps.sh --bench
 	env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_BUILD_DIR=$(CURDIR)/build-release tests/bench/e2e/run.sh
+
+# The tuning table (docs/performance.md): the end-to-end benchmark, shorter, once
+# per setting of tests/bench/e2e/tune.sh (SETTINGS="linger50 ..." for some), about
+# three minutes each; the table in var/bench-results/tune/tune.txt.
+bench-tune: release
+	deploy/install-deps.sh --bench
+	env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_BUILD_DIR=$(CURDIR)/build-release tests/bench/e2e/tune.sh $(SETTINGS)
 
 # The ingest benchmark (docs/performance.md): about two minutes on a private stack
 # in var/bench (port base 25000) and nginx on 127.0.0.1:25090, Release build.
