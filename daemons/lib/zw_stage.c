@@ -18,7 +18,7 @@ struct zw_stage {
   int pipefd[2];
   struct event *wake, *tick;
   struct event *more; /* a zero timeout: the next batch, after the loop polled for other events */
-  struct event *linger; /* kafka.batch_linger_ms after the first message of a small batch arrived */
+  struct event *spacer; /* the rest of kafka.transaction_interval_ms before a small batch */
   rd_kafka_queue_t *queue; /* the consumer's, to see how many messages wait */
   char txn_id[192];
   char input_topic[256];
@@ -27,6 +27,7 @@ struct zw_stage {
   double next_due; /* when the scheduled work runs next */
   unsigned long rebalances; /* assignments changed so far */
   double message_seconds;   /* moving average of the time one message takes */
+  double txn_started;       /* when the last transaction with messages began */
   bool kafka_ok;
   rd_kafka_topic_partition_list_t *committed; /* offsets this stage last committed */
 };
@@ -476,6 +477,7 @@ static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size
     return false;
   }
   double start = zw_now();
+  if (n > 0) st->txn_started = start;
   size_t i = 0;
   for (; i < n; i++) {
     if (i > 0 && zw_now() - start > BATCH_SECONDS) break;
@@ -506,6 +508,8 @@ static bool run_transaction(struct zw_stage *st, rd_kafka_message_t **msgs, size
   remember_committed(st, offsets);
   rd_kafka_topic_partition_list_destroy(offsets);
   *processed = i;
+  zw_metrics_add(metrics(st), "zwgk_transactions_total", NULL, 1);
+  zw_metrics_add(metrics(st), "zwgk_transaction_messages_total", NULL, i);
   return true;
 }
 
@@ -586,28 +590,33 @@ static void run_batch(struct zw_stage *st) {
   }
 }
 
-/* Messages arrived. With kafka.batch_linger_ms, a batch smaller than it may
- * be waits that long for more, so that a trickle makes fewer, larger
- * transactions (each costs a Kafka commit and a PostgreSQL commit whatever
- * its size): latency for CPU, measured in docs/performance.md. */
+/* Messages arrived. With kafka.transaction_interval_ms, a batch smaller than
+ * it may be starts no sooner than that after the previous transaction began,
+ * so that a steady flow makes fewer, larger transactions: each costs a Kafka
+ * commit (several broker round trips, markers on every partition it wrote,
+ * CPU in librdkafka's main thread) and a PostgreSQL commit whatever its size.
+ * A message after a quiet spell, or a full batch, goes at once; latency for
+ * CPU, measured in docs/performance.md. */
 static void on_wake(evutil_socket_t fd, short what, void *arg) {
   struct zw_stage *st = arg;
   char buf[64];
   while (read(fd, buf, sizeof buf) > 0) {
   }
-  long linger = zw_config_int(zw_daemon_config(st->d), "kafka.batch_linger_ms");
-  if (linger <= 0 || rd_kafka_queue_length(st->queue) >= batch_size(st)) {
-    event_del(st->linger);
+  long interval = zw_config_int(zw_daemon_config(st->d), "kafka.transaction_interval_ms");
+  double wait = st->txn_started + interval / 1000.0 - zw_now();
+  if (interval <= 0 || wait <= 0 || rd_kafka_queue_length(st->queue) >= batch_size(st)) {
+    event_del(st->spacer);
     run_batch(st);
-  } else if (!evtimer_pending(st->linger, NULL)) {
-    struct timeval tv = {linger / 1000, (linger % 1000) * 1000};
-    evtimer_add(st->linger, &tv);
+  } else if (!evtimer_pending(st->spacer, NULL)) {
+    long us = (long)(wait * 1e6) + 1;
+    struct timeval tv = {us / 1000000, us % 1000000};
+    evtimer_add(st->spacer, &tv);
   }
 }
 
 static void on_more(evutil_socket_t fd, short what, void *arg) { run_batch(arg); }
 
-static void on_linger(evutil_socket_t fd, short what, void *arg) { run_batch(arg); }
+static void on_spacer(evutil_socket_t fd, short what, void *arg) { run_batch(arg); }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
   struct zw_stage *st = arg;
@@ -732,6 +741,9 @@ struct zw_stage *zw_stage_new(struct zw_daemon *d, const struct zw_stage_spec *s
   zw_metrics_declare(m, "zwgk_errors_total", ZW_COUNTER, "Errors, by kind");
   zw_metrics_declare(m, "zwgk_stage_seconds", ZW_HISTOGRAM, "Time to process one message");
   zw_metrics_declare(m, "zwgk_consumer_lag", ZW_GAUGE, "Messages behind the high watermark");
+  zw_metrics_declare(m, "zwgk_transactions_total", ZW_COUNTER, "Stage transactions committed");
+  zw_metrics_declare(m, "zwgk_transaction_messages_total", ZW_COUNTER,
+                     "Messages in committed stage transactions (per transaction: divide by zwgk_transactions_total)");
   zw_metrics_set_collector(m, collect_lag, st);
   struct event_base *base = zw_daemon_base(d);
   long interval = zw_config_int(zw_daemon_config(d), "kafka.commit_interval_ms");
@@ -739,10 +751,10 @@ struct zw_stage *zw_stage_new(struct zw_daemon *d, const struct zw_stage_spec *s
   st->wake = event_new(base, st->pipefd[0], EV_READ | EV_PERSIST, on_wake, st);
   st->tick = event_new(base, -1, EV_PERSIST, on_tick, st);
   st->more = evtimer_new(base, on_more, st);
-  st->linger = evtimer_new(base, on_linger, st);
-  if (!st->wake || !st->tick || !st->more || !st->linger || event_priority_set(st->wake, ZW_PRIORITY_WORK) < 0 ||
+  st->spacer = evtimer_new(base, on_spacer, st);
+  if (!st->wake || !st->tick || !st->more || !st->spacer || event_priority_set(st->wake, ZW_PRIORITY_WORK) < 0 ||
       event_priority_set(st->tick, ZW_PRIORITY_WORK) < 0 || event_priority_set(st->more, ZW_PRIORITY_WORK) < 0 ||
-      event_priority_set(st->linger, ZW_PRIORITY_WORK) < 0 ||
+      event_priority_set(st->spacer, ZW_PRIORITY_WORK) < 0 ||
       event_add(st->wake, NULL) < 0 ||
       event_add(st->tick, &tv) < 0) {
     snprintf(err, errlen, "cannot add stage events");
@@ -763,7 +775,7 @@ void zw_stage_destroy(struct zw_stage *st) {
   if (st->wake) event_free(st->wake);
   if (st->tick) event_free(st->tick);
   if (st->more) event_free(st->more);
-  if (st->linger) event_free(st->linger);
+  if (st->spacer) event_free(st->spacer);
   producer_stop(st);
   if (st->queue) rd_kafka_queue_destroy(st->queue);
   if (st->committed) rd_kafka_topic_partition_list_destroy(st->committed);

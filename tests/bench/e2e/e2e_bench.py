@@ -42,6 +42,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -147,13 +148,44 @@ class Processes:
                 self.pids[name] = pid
         with open(stack.dir / "pg" / "postmaster.pid") as f:
             self.postmaster = int(f.readline())
+        # The stages' admin listeners, for their transaction counters; further
+        # instances at the stack's B+44.. (classifier) and B+47.. (fan-out).
+        base = int(os.environ.get("ZWGK_STACK_PORT_BASE", "0") or 0)
+        self.admin = {}
+        for name in self.daemons:
+            if "@" in name:
+                daemon, n = name.split("@")
+                first = 44 if daemon == "zwgk-classifier" else 47
+                if base:
+                    self.admin[name] = f"http://127.0.0.1:{base + first + int(n) - 2}"
+            elif name != "zwgk-producer":
+                self.admin[name] = stack.admin_url(name)
+
+    def transactions(self):
+        """Per stage: (transactions committed, messages in them) so far, from
+        zwgk_transactions_total and zwgk_transaction_messages_total."""
+        out = {}
+        for name, url in self.admin.items():
+            try:
+                with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
+                    text = r.read().decode()
+            except OSError:
+                continue
+            v = {}
+            for line in text.splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[0] in ("zwgk_transactions_total", "zwgk_transaction_messages_total"):
+                    v[parts[0]] = float(parts[1])
+            if "zwgk_transactions_total" in v:
+                out[name] = (v["zwgk_transactions_total"], v.get("zwgk_transaction_messages_total", 0.0))
+        return out
 
     def snapshot(self):
         ticks = {name: cpu_ticks(pid) for name, pid in self.pids.items()}
         ticks["postgresql"] = pg_ticks(self.postmaster)
         t = os.times()
         ticks["load generator"] = round((t.user + t.system) * CLK_TCK)
-        return {"wall": time.monotonic(), "ticks": ticks, "busy": machine_busy_ticks()}
+        return {"wall": time.monotonic(), "ticks": ticks, "busy": machine_busy_ticks(), "txn": self.transactions()}
 
     def alive(self):
         return [name for name in self.daemons if (f := stat_fields(self.pids[name])) and f[0] not in (b"Z", b"X")]
@@ -370,6 +402,7 @@ class Timings:
 
     def __init__(self, brokers, start, rids, receipts):
         self.sizes, self.channel_ts, self.received, self.delivered_at = {}, {}, {}, {}
+        self.stage_ts = {"zwgk.releases": {}, "zwgk.tagged": {}}  # (release_id, revision) -> first record's ms
         self.dup_channel = self.dup_receipts = 0
         self.statuses, self.not_ok = collections.Counter(), []
         for topic in SIZE_TOPICS:
@@ -379,6 +412,10 @@ class Timings:
                                  "value_bytes_mean": round(sum(len(r[4]) for r in mine) / len(mine)) if mine else 0}
             if topic in CHANNEL_TOPICS:
                 self._channel_records(topic.rsplit(".", 1)[1], mine)
+            elif topic in self.stage_ts:
+                seen = self.stage_ts[topic]
+                for _p, _o, key, ts, value in mine:
+                    seen.setdefault((key, json.loads(value)["revision"]), ts)
         self._receipts([r for r in receipts if r[2] in rids])
 
     def _channel_records(self, channel, records):
@@ -404,6 +441,24 @@ class Timings:
                 continue
             self.delivered_at[k] = epoch_ms(receipt["at"])
             self.received.setdefault(k, epoch_ms(env["ingest"]["received_at"]))
+
+
+def hops(t, expected):
+    """Where ingest -> channel topic goes, per delivery with every record
+    found: ingest -> zwgk.releases (the producer), -> zwgk.tagged (the
+    classifier, from the producer's record), -> zwgk.channel.* (the fan-out,
+    from the classifier's record). Each a Kafka timestamp taken when the record
+    was produced, so a stage's share includes waiting for the previous
+    stage's commit and its own batch until the record was produced."""
+    out = {"ingest_to_releases": [], "releases_to_tagged": [], "tagged_to_channel": []}
+    rel, tag = t.stage_ts["zwgk.releases"], t.stage_ts["zwgk.tagged"]
+    for k in expected:
+        r = (k[0], k[1])
+        if k in t.received and k in t.channel_ts and r in rel and r in tag:
+            out["ingest_to_releases"].append(rel[r] - t.received[k])
+            out["releases_to_tagged"].append(tag[r] - rel[r])
+            out["tagged_to_channel"].append(t.channel_ts[k] - tag[r])
+    return {name: distribution(v) for name, v in out.items()}
 
 
 def figures(t, expected):
@@ -463,6 +518,19 @@ def cpu_figures(before, after, requests):
     return cpu, busy, seconds
 
 
+def txn_figures(before, after):
+    """Per stage: transactions committed during the run, per second, and
+    messages per transaction."""
+    seconds = after["wall"] - before["wall"]
+    out = {}
+    for name, (t1, m1) in after["txn"].items():
+        t0, m0 = before["txn"].get(name, (0.0, 0.0))
+        n = t1 - t0
+        out[name] = {"transactions": int(n), "per_s": round(n / seconds, 1) if seconds > 0 else None,
+                     "messages_per_txn": round((m1 - m0) / n, 1) if n > 0 else None}
+    return out
+
+
 def cmd_run(args):
     stack = harness.Stack(stack_settings())
     procs = Processes(stack)
@@ -510,9 +578,11 @@ def cmd_run(args):
         "measured_s": round(seconds, 2),
         "latency_topic_ms": distribution(to_topic),
         "latency_delivered_ms": distribution(to_delivered),
+        "latency_hops_ms": hops(t, expected),
         "latency_delivered_by_channel_ms": {c: distribution(v) for c, v in sorted(per_channel.items())},
         "cpu": cpu,
         "machine_busy_cores": busy,
+        "transactions": txn_figures(before, after),
         "peak_rss_mib": rss,
         "daemons": procs.daemons,
         "sizes": t.sizes,
@@ -649,7 +719,8 @@ class Report:
         self.lines.append(line)
 
     def text(self):
-        for part in (self.header, self.baselines, self.run_table, self.channel_table, self.cpu_table, self.targets):
+        for part in (self.header, self.baselines, self.run_table, self.hop_table, self.channel_table, self.txn_table,
+                     self.cpu_table, self.targets):
             part()
             self.w()
         self.w(f"results in {self.res}; plots latency.png, throughput.png")
@@ -724,6 +795,19 @@ class Report:
                 self.w(f"{NAMES[label]}: delivered {num(r['sustained_rate'], 1)}/s of {num(r['offered_rate'], 1)}/s "
                        f"offered -> {'kept up' if kept else 'did NOT keep up: a backlog grew during the run'}")
 
+    def hop_table(self):
+        hop_names = (("ingest_to_releases", "ingest->releases"), ("releases_to_tagged", "->tagged"),
+                     ("tagged_to_channel", "->channel"))
+        fmt = "{:<22}" + " {:>22}" * len(hop_names)
+        self.w(fmt.format("ingest->channel topic", *[f"{h} p50/p99/p99.9" for _k, h in hop_names]))
+        for label, r in self.runs.items():
+            hp = r.get("latency_hops_ms", {})
+            self.w(fmt.format(NAMES[label], *["/".join(num(hp.get(k, {}).get(q)) for q in ("p50", "p99", "p999"))
+                                              for k, _h in hop_names]))
+        self.w("ms between the Kafka timestamps of a release's records: the producer's on zwgk.releases, the "
+               "classifier's on")
+        self.w("zwgk.tagged, the fan-out's on the channel topic (each when produced, inside its stage's transaction).")
+
     def channel_table(self):
         fmt = "{:<22}" + " {:>22}" * len(CHANNELS)
         self.w(fmt.format("ingest->delivered", *[f"{c} n, p50/p99 ms" for c in CHANNELS]))
@@ -731,6 +815,21 @@ class Report:
             by = r["latency_delivered_by_channel_ms"]
             self.w(fmt.format(NAMES[label], *[f"{by[c]['n']}, {num(by[c].get('p50'))}/{num(by[c].get('p99'))}"
                                               if c in by else "–" for c in CHANNELS]))
+
+    def txn_table(self):
+        names = [d for d in self.max["daemons"] if d in self.max.get("transactions", {})]
+        if not names:
+            return
+        fmt = "{:<20}" + " {:>20}" * len(self.runs)
+        self.w(fmt.format("transactions", *[f"{NAMES[label]}: /s, msgs each" for label in self.runs]))
+        for name in names:
+            cells = []
+            for r in self.runs.values():
+                t = r.get("transactions", {}).get(name)
+                cells.append(f"{num(t['per_s'], 1)}, {num(t['messages_per_txn'], 1)}" if t else "–")
+            self.w(fmt.format(name, *cells))
+        self.w("per stage: transactions committed per second of the run (zwgk_transactions_total) and messages per "
+               "transaction.")
 
     def cpu_table(self):
         order = self.max["daemons"] + ["kafka", "postgresql", "fake-wechat", "fake-broadcast", "load generator"]

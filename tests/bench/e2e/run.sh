@@ -51,6 +51,9 @@
 #                           ZWGK_KAFKA_BATCH_MAX=1000 (the stack writes them into zwgk.conf)
 #   BENCH_PORT_BASE         the stack's port base (default 24000; nginx on +90)
 #   BENCH_STACK_DIR         the stack directory (default var/bench-e2e)
+#   BENCH_PROFILE           1: record a system-wide CPU profile (perf record -a, cpu-clock,
+#                           499 Hz) during the 50 % run: profile.txt by process and
+#                           thread, profile-<process>.txt by function (needs perf)
 #   BENCH_KEEP_STACK        1: leave the stack running at the end (default: stop it
 #                           and delete its directory)
 #   BENCH_RESULTS_DIR       where the outputs go (default var/bench-results/e2e)
@@ -74,6 +77,7 @@ KAFKA_PROPS=${BENCH_KAFKA_PROPS:-}
 PORT_BASE=${BENCH_PORT_BASE:-24000}
 NGINX_PORT=$((PORT_BASE + 90))
 KEEP_STACK=${BENCH_KEEP_STACK:-0}
+PROFILE=${BENCH_PROFILE:-0}
 RESULTS=${BENCH_RESULTS_DIR:-$ROOT/var/bench-results/e2e}
 
 STACK=deploy/local/stack
@@ -115,6 +119,9 @@ for tool in java curl wrk nginx gnuplot; do
     command -v "$tool" >/dev/null || die "$tool is not installed; run 'deploy/install-deps.sh --bench'"
 done
 [ -x "$PYTHON" ] || die "$PYTHON not found; run 'make deps'"
+if [ "$PROFILE" = 1 ]; then
+    command -v perf >/dev/null || die "BENCH_PROFILE=1 needs perf (Debian package linux-perf)"
+fi
 BIN=$ZWGK_BUILD_DIR/bin
 for name in zwgk-producer zwgk-classifier zwgk-fanout zwgk-portal zwgk-bulletin zwgk-wechat zwgk-broadcast zwgkctl; do
     [ -x "$BIN/$name" ] || die "$BIN/$name not found; run 'make release'"
@@ -129,11 +136,13 @@ compgen -G "$KAFKA_LIBS/kafka-tools-*.jar" >/dev/null ||
 
 STACK_STARTED=0
 STARTED_INSTANCES=() # further daemon instances (NAME@N) started here
+PERF_PID=""          # perf record during the 50 % run (BENCH_PROFILE=1)
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     bench_nginx_stop
+    if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null || true; fi
     if [ "$STACK_STARTED" = 1 ]; then
         if [ "$KEEP_STACK" != 1 ]; then
             local name
@@ -158,7 +167,7 @@ trap 'exit 130' INT TERM
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/*.txt "$RESULTS"/*.err "$RESULTS"/*.json "$RESULTS"/*.summary "$RESULTS"/*.dat \
     "$RESULTS"/*.png "$RESULTS"/*.conf "$RESULTS"/*.cpu "$RESULTS"/*.log "$RESULTS"/*.properties \
-    "$RESULTS"/bench.info "$RESULTS"/sample.json 2>/dev/null || true
+    "$RESULTS"/bench.info "$RESULTS"/sample.json "$RESULTS"/perf.data 2>/dev/null || true
 STARTED_AT=$SECONDS
 
 # The producer's per-department rate limit would refuse most of the load with
@@ -252,10 +261,39 @@ say "maximum: $RELEASES requests as a backlog through /v1/releases/batch"
 e2e_run max --mode backlog --requests "$RELEASES"
 MAX_RATE=$(kv "$RESULTS/max.summary" sustained_rate)
 awk -v r="$MAX_RATE" 'BEGIN { exit !(r > 0) }' || die "no sustained rate from the maximum run"
+# Where the CPU went during the 50 % run, by process and thread (librdkafka's
+# threads are named rdk:*), then by function within each process. The broker's
+# JIT-compiled Java shows as unresolved addresses: only its share is told.
+profile_start() {
+    perf record -a -e cpu-clock -F 499 -o "$RESULTS/perf.data" >"$RESULTS/perf-record.log" 2>&1 &
+    PERF_PID=$!
+}
+profile_stop() {
+    kill -INT "$PERF_PID"
+    wait "$PERF_PID" || true # perf exits non-zero when interrupted, its way of stopping
+    grep -q 'Captured and wrote' "$RESULTS/perf-record.log" || die "perf record failed (see $RESULTS/perf-record.log)"
+    PERF_PID=""
+    perf report -i "$RESULTS/perf.data" --stdio --sort comm,pid --percent-limit 0.5 >"$RESULTS/profile.txt" 2>/dev/null ||
+        die "perf report failed"
+    local name pidfile pid
+    for name in $DAEMONS kafka; do
+        pidfile="$ZWGK_STACK_DIR/run/$name.pid"
+        [ -f "$pidfile" ] || continue
+        pid=$(<"$pidfile")
+        perf report -i "$RESULTS/perf.data" --stdio --pid "$pid" --percentage relative --sort dso,sym \
+            --percent-limit 0.5 >"$RESULTS/profile-$name.txt" 2>/dev/null || die "perf report for $name failed"
+    done
+    perf report -i "$RESULTS/perf.data" --stdio --comm postgres --percentage relative --sort dso,sym \
+        --percent-limit 0.5 >"$RESULTS/profile-postgresql.txt" 2>/dev/null || die "perf report for PostgreSQL failed"
+    say "profile of the 50 % run: $RESULTS/profile.txt, profile-<process>.txt"
+}
+
 for pct in 50 80; do
     rate=$(awk -v r="$MAX_RATE" -v p="$pct" 'BEGIN { printf "%.1f", r * p / 100 }')
     say "open loop at $pct % of $MAX_RATE/s: $rate requests/s for $DURATION s"
+    if [ "$PROFILE" = 1 ] && [ "$pct" = 50 ]; then profile_start; fi
     e2e_run "load$pct" --mode open --rate "$rate" --seconds "$DURATION"
+    if [ -n "$PERF_PID" ]; then profile_stop; fi
 done
 
 # --- the baselines ------------------------------------------------------------------

@@ -20,9 +20,10 @@ OUT=${BENCH_TUNE_DIR:-$ROOT/var/bench-results/tune}
 # name | what it is | environment of run.sh
 SETTINGS=(
     "default|defaults: a transaction per batch as soon as messages arrive|"
-    "linger20|kafka.batch_linger_ms 20|ZWGK_KAFKA_BATCH_LINGER_MS=20"
-    "linger50|kafka.batch_linger_ms 50|ZWGK_KAFKA_BATCH_LINGER_MS=50"
-    "linger50-2cl|kafka.batch_linger_ms 50, two classifier processes|ZWGK_KAFKA_BATCH_LINGER_MS=50 BENCH_CLASSIFIERS=2"
+    "interval20|kafka.transaction_interval_ms 20|ZWGK_KAFKA_TRANSACTION_INTERVAL_MS=20"
+    "interval50|kafka.transaction_interval_ms 50|ZWGK_KAFKA_TRANSACTION_INTERVAL_MS=50"
+    "interval100|kafka.transaction_interval_ms 100|ZWGK_KAFKA_TRANSACTION_INTERVAL_MS=100"
+    "2cl|two classifier processes|BENCH_CLASSIFIERS=2"
     "batch100|kafka.batch_max 100|ZWGK_KAFKA_BATCH_MAX=100"
     "pg-per-message|pg.batch_transactions false: a PostgreSQL transaction per message|ZWGK_PG_BATCH_TRANSACTIONS=false"
     "rdk-linger20|librdkafka linger.ms 20 for every producer|BENCH_KAFKA_PROPS=linger.ms=20"
@@ -62,18 +63,22 @@ for d in sorted(p for p in out.iterdir() if (p / "load50.json").exists()):
     m, h = json.loads((d / "max.json").read_text()), json.loads((d / "load50.json").read_text())
     cpu = sum(v["per_1000"] for k, v in h["cpu"].items() if k != "load generator")
     lt, ld = h["latency_topic_ms"], h["latency_delivered_ms"]
+    txn = h.get("transactions", {}).get("zwgk-classifier") or {}
     rows.append((d.name, (d / "setting.txt").read_text().strip(), m["sustained_rate"], h["offered_rate"],
                  h["sustained_rate"], lt.get("p50"), lt.get("p99"), ld.get("p50"), ld.get("p99"), cpu,
-                 h["machine_busy_cores"], max(v for k, v in h["peak_rss_mib"].items() if k.startswith("zwgk"))))
+                 h["machine_busy_cores"], max(v for k, v in h["peak_rss_mib"].items() if k.startswith("zwgk")),
+                 txn.get("per_s"), txn.get("messages_per_txn")))
+def n(v, f):
+    return format(v, f) if v is not None else "-"
 print(f"{'setting':15} {'max/s':>7} {'50%/s':>7} {'kept':>6} {'ch p50':>7} {'ch p99':>7} {'dl p50':>7} {'dl p99':>7} "
-      f"{'CPU ms':>7} {'busy':>5} {'RSS':>6}")
+      f"{'CPU ms':>7} {'busy':>5} {'RSS':>6} {'cl tx/s':>7} {'msg/tx':>6}")
 for r in rows:
     print(f"{r[0]:15} {r[2]:7.1f} {r[3]:7.1f} {r[4]:6.1f} {r[5]:7.0f} {r[6]:7.0f} {r[7]:7.0f} {r[8]:7.0f} "
-          f"{r[9]:7.2f} {r[10]:5.2f} {r[11]:6.1f}")
+          f"{r[9]:7.2f} {r[10]:5.2f} {r[11]:6.1f} {n(r[12], '7.1f')} {n(r[13], '6.1f')}")
 print("max/s: the maximum run's sustained releases/s; 50%: offered and delivered releases/s of the open-loop run "
       "at half of it; ch/dl: ingest -> channel topic / -> delivered, ms, at 50 %; CPU ms: every process but the "
       "load generator, per release at 50 %; busy: cores the machine used at 50 %; RSS: the largest daemon's "
-      "peak, MiB.")
+      "peak, MiB; cl tx/s, msg/tx: the classifier's transactions per second and messages per transaction at 50 %.")
 for r in rows:
     print(f"  {r[0]}: {r[1]}")
 EOF
