@@ -28,6 +28,10 @@ PACKAGES=(
     # tests/e2e/test_valgrind.py: every daemon starts and stops under memcheck
     # without a leak.
     valgrind
+    # promtool, for deploy/monitoring and its tests; policy-rc.d (below) keeps the bundled server from starting.
+    prometheus
+    # sd_notify: the daemons tell systemd (deploy/systemd, Type=notify) when they are ready.
+    libsystemd-dev
 )
 
 # Optional sets: --fuzz for the libFuzzer targets (make fuzz), --bench for the

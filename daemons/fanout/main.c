@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "overdue.h"
 #include "zw_audit.h"
 #include "zw_envelope.h"
 #include "zw_log.h"
@@ -317,12 +318,15 @@ int main(int argc, char **argv) {
                                .batch_pg = zw_config_bool(cfg, "pg.batch_transactions") ? f.pg : NULL};
   char err[512];
   struct zw_stage *st = f.pg ? zw_stage_new(d, &spec, err, sizeof err) : NULL;
-  if (!st || zw_daemon_start_admin(d, err, sizeof err) < 0) {
+  const char *dsn = zw_config_str(cfg, "pg.dsn");
+  struct overdue *od = st ? overdue_new(d, dsn, zw_config_int(cfg, "pg.connect_timeout_s"), err, sizeof err) : NULL;
+  if (!st || !od || zw_daemon_start_admin(d, err, sizeof err) < 0) {
     zw_error(NULL, "cannot start: %s", f.pg ? err : "out of memory");
     code = 1;
   } else {
     code = zw_daemon_run(d);
   }
+  overdue_destroy(od);
   zw_stage_destroy(st);
   zw_pg_destroy(f.pg);
   zw_daemon_destroy(d);

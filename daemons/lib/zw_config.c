@@ -60,6 +60,7 @@ static const struct zw_config_key keys[] = {
      "working days a policy waits for its interpretation before it goes to review"},
     {"fanout", "admin", CFG_STR, "127.0.0.1:9103", false, false, "admin listener address"},
     {"fanout", "group_id", CFG_STR, "zwgk-fanout", false, false, "consumer group"},
+    {"fanout", "overdue_interval_ms", CFG_INT, "30000", true, false, "how often zwgk_deliveries_overdue is counted"},
     {"portal", "admin", CFG_STR, "127.0.0.1:9111", false, false, "admin listener address"},
     {"portal", "group_id", CFG_STR, "zwgk-portal", false, false, "consumer group"},
     {"portal", "listen", CFG_STR, "127.0.0.1:8081", false, false, "HTTP address serving the site"},
