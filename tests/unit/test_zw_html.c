@@ -78,12 +78,39 @@ static void test_text_of_html(void **state) {
   free(text);
 }
 
+static void test_escape_every_special_and_the_runs_between(void **state) {
+  (void)state;
+  const char *cases[][2] = {
+      {"", ""},
+      {"plain 文字", "plain 文字"},
+      {"&", "&amp;"},
+      {"a&b<c>d\"e'f", "a&amp;b&lt;c&gt;d&quot;e&#39;f"},
+      {"<<>>", "&lt;&lt;&gt;&gt;"},
+      {"尾&", "尾&amp;"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *got = zw_html_escape_string(cases[i][0]);
+    assert_non_null(got);
+    assert_string_equal(got, cases[i][1]);
+    free(got);
+  }
+}
+
+static void test_text_collapses_every_kind_of_whitespace(void **state) {
+  (void)state;
+  char *text = zw_html_text("<p>a\tb\nc\r\nd  e</p>");
+  assert_string_equal(text, "a b c d e");
+  free(text);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_allowlist_kept),      cmocka_unit_test(test_scripts_and_handlers_removed),
       cmocka_unit_test(test_img_always_has_alt),  cmocka_unit_test(test_list_structure),
       cmocka_unit_test(test_table_structure),     cmocka_unit_test(test_no_link_in_link),
       cmocka_unit_test(test_no_block_in_phrasing_content), cmocka_unit_test(test_text_of_html),
+      cmocka_unit_test(test_escape_every_special_and_the_runs_between),
+      cmocka_unit_test(test_text_collapses_every_kind_of_whitespace),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,10 @@
 #   BENCH_RELEASES       releases loaded and classified per run (default 20000)
 #   BENCH_INTERVALS      commit intervals in ms, measured in this order (default "100 500")
 #   BENCH_RUNS           rounds over BENCH_INTERVALS (default 1)
+#   BENCH_CLASSIFIERS    classifier processes per run, measured in this order
+#                        (default "1"; "1 2": each interval with one, then with two
+#                        in the same fresh group, started together by
+#                        `stack start-daemon zwgk-classifier@2`)
 #   BENCH_WARMUP         1 (default): one unreported classifier pass and one
 #                        unreported raw pass first, so the broker's JIT has
 #                        settled before anything is measured; 0: none
@@ -68,8 +72,28 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 cd "$ROOT"
 
+# Starts zwgk-classifier, then N-1 further instances (classifier@2.., admin
+# ports B+44..), all with the caller's environment and so in the same group.
+# The stack starts one daemon at a time (its lock), so each further member
+# joins a group that already works: one rebalance per member, inside the
+# measured time.
+start_classifiers() { # start_classifiers N
+    local i
+    deploy/local/stack start-daemon zwgk-classifier || return
+    for i in $(seq 2 "$1"); do
+        deploy/local/stack start-daemon "zwgk-classifier@$i" || return
+    done
+}
+
+# The command classifier_bench.py measure times (see classifier_run).
+if [ "${1:-}" = --start-classifiers ]; then
+    start_classifiers "$2"
+    exit
+fi
+
 RELEASES=${BENCH_RELEASES:-20000}
 INTERVALS=${BENCH_INTERVALS:-"100 500"}
+COUNTS=${BENCH_CLASSIFIERS:-1}
 RUNS=${BENCH_RUNS:-1}
 WARMUP=${BENCH_WARMUP:-1}
 POLL=${BENCH_POLL_SECONDS:-0.2}
@@ -108,6 +132,9 @@ die() {
 
 [[ $RELEASES =~ ^[1-9][0-9]*$ ]] || die "BENCH_RELEASES must be a positive number, not '$RELEASES'"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive number, not '$RUNS'"
+for count in $COUNTS; do
+    [[ $count =~ ^[1-4]$ ]] || die "BENCH_CLASSIFIERS must be counts from 1 to 4, not '$count'"
+done
 for interval in $INTERVALS; do
     [[ $interval =~ ^[1-9][0-9]*$ ]] || die "BENCH_INTERVALS must be numbers of milliseconds, not '$interval'"
 done
@@ -321,7 +348,7 @@ FAILED=0
 # classifier_run LABEL INTERVAL [perf]: one run of zwgk-classifier over the whole
 # backlog with a fresh group; LABEL.summary and LABEL.json hold the figures.
 classifier_run() {
-    local label=$1 interval=$2 with_perf=${3:-} group s pid
+    local label=$1 interval=$2 with_perf=${3:-} count=${4:-1} group s pid
     group=bench-$interval-$RUN_TAG-$label
     s=$RESULTS/$label.summary
     reset_pg
@@ -350,7 +377,7 @@ classifier_run() {
         "$PYTHON" "$HELPER" measure --brokers "$BROKERS" --topic "$TOPIC" --group "$group" \
         --out "$RESULTS/$label.json" --interval "$POLL" --timeout "$RUN_TIMEOUT" \
         --command-log "$RESULTS/$label.start.log" --pid-file "$ZWGK_STACK_DIR/run/zwgk-classifier.pid" "${perf_args[@]}" \
-        -- "$STACK" start-daemon zwgk-classifier >"$s" || {
+        -- "$HERE/run.sh" --start-classifiers "$count" >"$s" || {
         tail -n 20 "$RESULTS/$label.start.log" >&2 || true
         die "run $label: zwgk-classifier did not get through $TOPIC (see $RESULTS/$label.start.log, $ZWGK_STACK_DIR/log/zwgk-classifier.log)"
     }
@@ -359,9 +386,17 @@ classifier_run() {
     kafka_after=$(cpu_ticks "$KAFKA_PID")
     busy_after=$(machine_busy_ticks)
     pid=$(cat "$ZWGK_STACK_DIR/run/zwgk-classifier.pid")
-    local ticks hwm
+    local ticks hwm i ipid instances=()
     ticks=$(cpu_ticks "$pid")
     hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$pid/status")
+    for i in $(seq 2 "$count"); do # the further instances: CPU summed, the largest RSS
+        instances+=("zwgk-classifier@$i")
+        ipid=$(cat "$ZWGK_STACK_DIR/run/zwgk-classifier@$i.pid")
+        ticks=$((ticks + $(cpu_ticks "$ipid")))
+        hwm=$(awk -v h="$hwm" '$1 == "VmHWM:" { print ($2 > h) ? $2 : h }' "/proc/$ipid/status")
+        curl -fsS --max-time 5 "http://127.0.0.1:$((PORT_BASE + 42 + i))/metrics" >"$RESULTS/$label.metrics@$i" ||
+            die "run $label: cannot read the metrics of zwgk-classifier@$i"
+    done
     tr '\0' '\n' <"/proc/$pid/environ" | grep -E '^ZWGK_' >"$RESULTS/$label.environ" || true
     if ! grep -qx "ZWGK_KAFKA_COMMIT_INTERVAL_MS=$interval" "$RESULTS/$label.environ" ||
         ! grep -qx "ZWGK_CLASSIFIER_GROUP_ID=$group" "$RESULTS/$label.environ"; then
@@ -372,6 +407,9 @@ classifier_run() {
     grep -q "group=\"$group\"" "$RESULTS/$label.metrics" ||
         die "run $label: the classifier's metrics do not name group $group"
     "$STACK" stop-daemon zwgk-classifier || die "run $label: zwgk-classifier did not stop with status 0"
+    for i in "${instances[@]}"; do
+        "$STACK" stop-daemon "$i" || die "run $label: $i did not stop with status 0"
+    done
     local stats_after
     stats_after=$(pg_stats) # after the daemon's backend exited and flushed its statistics
     pg_table_stats >"$RESULTS/$label.tables.after"
@@ -379,8 +417,10 @@ classifier_run() {
 
     elapsed=$(kv "$s" elapsed_s)
     local m=$RESULTS/$label.metrics
+    cat "$RESULTS/$label.metrics@"* >>"$m" 2>/dev/null || true # the instances' counters, summed below
     {
         echo "interval_ms=$interval"
+        echo "classifiers=$count"
         echo "group=$group"
         echo "cpu_s=$(secs "$ticks")"
         echo "cpu_s_per_1000=$(awk -v t="$ticks" -v c="$CLK_TCK" -v n="$RECORDS" 'BEGIN { printf "%.3f", 1000 * t / c / n }')"
@@ -432,10 +472,13 @@ say "raw: produce $(kv "$RESULTS/raw.summary" raw_produce_rate)/s, consume $(kv 
 LABELS=()
 for round in $(seq 1 "$RUNS"); do
     for interval in $INTERVALS; do
-        label=cls-$interval-$round
-        say "zwgk-classifier, kafka.commit_interval_ms = $interval (round $round of $RUNS)"
-        classifier_run "$label" "$interval"
-        LABELS+=("$label")
+        for count in $COUNTS; do
+            label=cls-$interval-$round
+            [ "$count" = 1 ] || label=cls${count}x-$interval-$round
+            say "zwgk-classifier x $count, kafka.commit_interval_ms = $interval (round $round of $RUNS)"
+            classifier_run "$label" "$interval" "" "$count"
+            LABELS+=("$label")
+        done
     done
 done
 
@@ -486,7 +529,9 @@ FORMAT='%-26s %10s %7s %12s %9s %10s %8s %6s %6s\n'
         round=""
         [ "$RUNS" = 1 ] || round=" #${label##*-}"
         # shellcheck disable=SC2059
-        printf "$FORMAT" "classifier $(kv "$s" interval_ms) ms$round" "$(kv "$s" rate)" \
+        procs=""
+        [ "$(kv "$s" classifiers)" = 1 ] || procs=" x$(kv "$s" classifiers)"
+        printf "$FORMAT" "classifier$procs $(kv "$s" interval_ms) ms$round" "$(kv "$s" rate)" \
             "$(awk -v a="$(kv "$s" rate)" -v b="$RAW_RATE" 'BEGIN { printf "%.1f %%", 100 * a / b }')" \
             "$(kv "$s" rate_after_first_commit)" "$(kv "$s" elapsed_s)" "$(kv "$s" cpu_s_per_1000)" \
             "$(kv "$s" peak_rss_mib)" "$(kv "$s" kafka_cores)" "$(kv "$s" pg_cores)"
@@ -529,7 +574,8 @@ FORMAT='%-26s %10s %7s %12s %9s %10s %8s %6s %6s\n'
     last=${INTERVALS##* }
     target_label=""
     for label in "${LABELS[@]}"; do
-        [ "$(kv "$RESULTS/$label.summary" interval_ms)" = "$last" ] && target_label=$label
+        [ "$(kv "$RESULTS/$label.summary" interval_ms)" = "$last" ] &&
+            [ "$(kv "$RESULTS/$label.summary" classifiers)" = 1 ] && target_label=$label
     done
     if [ -n "$target_label" ]; then
         ratio=$(awk -v a="$(kv "$RESULTS/$target_label.summary" rate)" -v b="$RAW_RATE" 'BEGIN { printf "%.1f", 100 * a / b }')
