@@ -3,10 +3,13 @@
 
 #include <event2/http.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "zw_http.h"
@@ -23,7 +26,7 @@ struct zw_daemon {
   struct zw_config *cfg;
   struct zw_metrics *metrics;
   struct event_base *base;
-  struct event *sigterm, *sigint, *sighup, *grace;
+  struct event *sigterm, *sigint, *sighup, *grace, *watchdog;
   struct evhttp *admin;
   zw_daemon_ready_fn ready;
   void *ready_arg;
@@ -33,12 +36,48 @@ struct zw_daemon {
   void *reload_arg;
   bool stopping;
   int exit_code;
+  char status[300]; /* the readiness last told to systemd, so that only changes are sent */
 };
 
 double zw_now(void) {
   struct timeval tv;
   gettimeofday(&tv, NULL);
   return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Tells the service manager about a state change (sd_notify). Without
+ * NOTIFY_SOCKET, outside systemd, sd_notify does nothing and returns 0. */
+__attribute__((format(printf, 1, 2))) static void notify(const char *fmt, ...) {
+  char text[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  int rc = sd_notify(0, text);
+  if (rc < 0) zw_warn(NULL, "sd_notify: %s", strerror(-rc));
+}
+
+/* Turns control characters into spaces and drops trailing ones: sd_notify's
+ * assignments are one a line, and a libpq message spans several. */
+static void one_line(char *text) {
+  size_t end = 0;
+  for (size_t i = 0; text[i]; i++) {
+    if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f) text[i] = ' ';
+    if (text[i] != ' ') end = i + 1;
+  }
+  text[end] = '\0';
+}
+
+/* The readiness the admin listener just computed, as systemd's STATUS line
+ * (systemctl status), sent only when it changed: /readyz may be polled often. */
+static void notify_readiness(struct zw_daemon *d, bool ready, const char *why) {
+  char status[sizeof d->status];
+  if (ready) snprintf(status, sizeof status, "ready");
+  else snprintf(status, sizeof status, "not ready: %s", why);
+  one_line(status);
+  if (strcmp(status, d->status) == 0) return;
+  snprintf(d->status, sizeof d->status, "%s", status);
+  notify("STATUS=%s", status);
 }
 
 static void usage(FILE *out, const char *name) {
@@ -147,7 +186,7 @@ failed:
 void zw_daemon_destroy(struct zw_daemon *d) {
   if (!d) return;
   if (d->admin) evhttp_free(d->admin);
-  struct event *events[] = {d->sigterm, d->sigint, d->sighup, d->grace};
+  struct event *events[] = {d->sigterm, d->sigint, d->sighup, d->grace, d->watchdog};
   for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
     if (events[i]) event_free(events[i]);
   if (d->base) event_base_free(d->base);
@@ -190,6 +229,7 @@ static void admin_request(struct evhttp_request *req, void *arg) {
     char why[256] = "ready";
     bool ready = !d->stopping && (!d->ready || d->ready(d->ready_arg, why, sizeof why));
     if (d->stopping) snprintf(why, sizeof why, "stopping");
+    else notify_readiness(d, ready, why);
     char text[300];
     int n = snprintf(text, sizeof text, "%s\n", why);
     zw_http_send_text(req, ready ? 200 : 503, "text/plain", text, (size_t)n);
@@ -231,6 +271,7 @@ static void on_terminate(evutil_socket_t sig, short what, void *arg) {
   }
   d->stopping = true;
   zw_info(NULL, "signal %d: draining", (int)sig);
+  notify("STOPPING=1\nSTATUS=draining (signal %d)", (int)sig);
   long grace = zw_config_int(d->cfg, "daemon.shutdown_grace_ms");
   struct timeval tv = {grace / 1000, (grace % 1000) * 1000};
   d->grace = evtimer_new(d->base, on_grace, d);
@@ -239,34 +280,62 @@ static void on_terminate(evutil_socket_t sig, short what, void *arg) {
   else zw_daemon_drained(d);
 }
 
-static void on_hangup(evutil_socket_t sig, short what, void *arg) {
-  struct zw_daemon *d = arg;
-  char err[512];
-  struct zw_config *fresh = load_config(d, err, sizeof err);
-  if (!fresh) {
-    zw_error(NULL, "reload failed, keeping the running configuration: %s", err);
-    return;
-  }
-  if (zw_config_reload_conflict(d->cfg, fresh, err, sizeof err)) {
-    zw_error(NULL, "reload refused: %s", err);
-    zw_config_destroy(fresh);
-    return;
-  }
-  if (zw_log_setup(d->name, zw_config_str(fresh, "log.level"),
-                   zw_config_str(fresh, "log.format")) < 0) {
-    zw_error(NULL, "reload refused: bad log.level or log.format");
-    zw_config_destroy(fresh);
-    return;
+/* Loads and applies the configuration again; returns 0 or -1 with err, the
+ * running configuration left in place. */
+static int reload(struct zw_daemon *d, char *err, size_t errlen) {
+  struct zw_config *fresh = load_config(d, err, errlen);
+  if (!fresh) return -1;
+  if (zw_config_reload_conflict(d->cfg, fresh, err, errlen)) goto refused;
+  if (zw_log_setup(d->name, zw_config_str(fresh, "log.level"), zw_config_str(fresh, "log.format")) < 0) {
+    snprintf(err, errlen, "bad log.level or log.format");
+    goto refused;
   }
   zw_config_destroy(d->cfg);
   d->cfg = fresh;
   if (d->reload) d->reload(d->reload_arg, d->cfg);
+  return 0;
+refused:
+  zw_config_destroy(fresh);
+  return -1;
+}
+
+static void on_hangup(evutil_socket_t sig, short what, void *arg) {
+  struct zw_daemon *d = arg;
+  char err[512];
+  /* READY=1 follows RELOADING=1 on failure too: the daemon runs on with the
+   * old configuration, and systemd would show it reloading until then. */
+  notify("RELOADING=1\nSTATUS=reloading");
+  if (reload(d, err, sizeof err) < 0) {
+    zw_error(NULL, "reload failed, keeping the running configuration: %s", err);
+    one_line(err);
+    notify("READY=1\nSTATUS=reload failed, running configuration kept: %s", err);
+    d->status[0] = '\0'; /* the next /readyz replaces this line */
+    return;
+  }
   zw_info(NULL, "configuration reloaded");
+  notify("READY=1\nSTATUS=%s", d->status);
 }
 
 void zw_daemon_drained(struct zw_daemon *d) {
   zw_info(NULL, "drained; exiting");
   event_base_loopexit(d->base, NULL);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg) { notify("WATCHDOG=1"); }
+
+/* With WatchdogSec= in the unit, pings systemd at half the interval: a loop
+ * stuck for longer than WatchdogSec gets the daemon restarted. Returns 0 or
+ * -1 when the timer cannot be added. */
+static int start_watchdog(struct zw_daemon *d) {
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return 0;
+  uint64_t half = usec / 2;
+  struct timeval tv = {(time_t)(half / 1000000), (suseconds_t)(half % 1000000)};
+  d->watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+  /* Ahead of everything else that is ready in the same loop iteration. */
+  if (!d->watchdog || event_priority_set(d->watchdog, 0) < 0 || event_add(d->watchdog, &tv) < 0) return -1;
+  zw_info(NULL, "systemd watchdog: ping every %.1f s", (double)half / 1e6);
+  return 0;
 }
 
 int zw_daemon_run(struct zw_daemon *d) {
@@ -278,7 +347,17 @@ int zw_daemon_run(struct zw_daemon *d) {
     zw_error(NULL, "cannot install signal handlers");
     return 1;
   }
+  if (start_watchdog(d) < 0) {
+    zw_error(NULL, "cannot add the systemd watchdog timer");
+    return 1;
+  }
   zw_info(NULL, "running (instance %s)", d->instance);
+  /* Ready means started: the admin listener is bound and the loop runs.
+   * Kafka and PostgreSQL may come later (the stages retry), and /readyz says
+   * whether they did; holding READY=1 back for them would have systemd kill a
+   * daemon that waits for a broker, at TimeoutStartSec. */
+  snprintf(d->status, sizeof d->status, "started; readiness not yet probed (GET /readyz)");
+  notify("READY=1\nSTATUS=%s", d->status);
   if (event_base_dispatch(d->base) < 0) return 1;
   return d->exit_code;
 }

@@ -1,6 +1,8 @@
 /* zw_daemon — the skeleton every zwgk daemon runs on: flags and configuration,
  * logging, the libevent loop, signals handled inside the loop (two-stage
- * SIGTERM, SIGHUP reload) and the admin listener (/healthz, /readyz, /metrics). */
+ * SIGTERM, SIGHUP reload), the admin listener (/healthz, /readyz, /metrics)
+ * and the systemd notifications (READY, RELOADING, STOPPING, STATUS, WATCHDOG;
+ * nothing is sent outside systemd, where NOTIFY_SOCKET is unset). */
 #ifndef ZW_DAEMON_H
 #define ZW_DAEMON_H
 
@@ -41,12 +43,16 @@ void zw_daemon_set_ready(struct zw_daemon *d, zw_daemon_ready_fn fn, void *arg);
 void zw_daemon_on_stop(struct zw_daemon *d, zw_daemon_stop_fn fn, void *arg);
 void zw_daemon_on_reload(struct zw_daemon *d, zw_daemon_reload_fn fn, void *arg);
 
-/* Starts the admin listener at <name>.admin. Returns 0 or -1 with err. */
+/* Starts the admin listener at <name>.admin. Returns 0 or -1 with err. Each
+ * /readyz answer that differs from the last one becomes systemd's STATUS. */
 int zw_daemon_start_admin(struct zw_daemon *d, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* Runs the loop until the drain finishes, the grace timer fires or a second
- * SIGTERM arrives. Returns the process exit code (0 after a drain). */
+ * SIGTERM arrives. Tells systemd READY=1 as the loop starts, whether or not
+ * Kafka and PostgreSQL are reachable yet (that is /readyz's answer), and pings
+ * its watchdog when the unit sets WatchdogSec=. Returns the process exit code
+ * (0 after a drain). */
 int zw_daemon_run(struct zw_daemon *d);
 
 /* True once the first SIGTERM/SIGINT has arrived. */
