@@ -32,6 +32,8 @@ PACKAGES=(
     prometheus
     # sd_notify: the daemons tell systemd (deploy/systemd, Type=notify) when they are ready.
     libsystemd-dev
+    # tests/cli/test_man_pages.py renders man/ with groff and man (priority standard, so absent from minimal images).
+    groff-base man-db
 )
 
 # Optional sets: --fuzz for the libFuzzer targets (make fuzz), --bench for the
