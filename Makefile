@@ -118,7 +118,7 @@ bench: release
 	env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_BUILD_DIR=$(CURDIR)/build-release tests/bench/e2e/run.sh
 
 # The tuning table (docs/performance.md): the end-to-end benchmark, shorter, once
-# per setting of tests/bench/e2e/tune.sh (SETTINGS="linger50 ..." for some), about
+# per setting of tests/bench/e2e/tune.sh (SETTINGS="default interval100 ..." for some), about
 # three minutes each; the table in var/bench-results/tune/tune.txt.
 bench-tune: release
 	deploy/install-deps.sh --bench

@@ -24,6 +24,8 @@ SETTINGS=(
     "interval50|kafka.transaction_interval_ms 50|ZWGK_KAFKA_TRANSACTION_INTERVAL_MS=50"
     "interval100|kafka.transaction_interval_ms 100|ZWGK_KAFKA_TRANSACTION_INTERVAL_MS=100"
     "2cl|two classifier processes|BENCH_CLASSIFIERS=2"
+    "partitions3|3 partitions per topic (the stack creates them so)|ZWGK_KAFKA_PARTITIONS=3"
+    "partitions12|12 partitions per topic|ZWGK_KAFKA_PARTITIONS=12"
     "batch100|kafka.batch_max 100|ZWGK_KAFKA_BATCH_MAX=100"
     "pg-per-message|pg.batch_transactions false: a PostgreSQL transaction per message|ZWGK_PG_BATCH_TRANSACTIONS=false"
     "rdk-linger20|librdkafka linger.ms 20 for every producer|BENCH_KAFKA_PROPS=linger.ms=20"
