@@ -27,7 +27,7 @@ ASAN_FULL_TEST_ENV := env $(addprefix -u ,$(CLIENT_VARS)) ZWGK_STACK_DIR=$(CURDI
 # A sanitizer report in a daemon's log (the daemons' stderr).
 SANITIZER_REPORT := "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:"
 
-.PHONY: all deps build release asan test test-debug test-asan test-asan-full conformance fuzz test-faults bench bench-tune bench-ingest bench-classifier demo stop clean
+.PHONY: all deps build release asan deb test test-debug test-asan test-asan-full conformance fuzz test-faults bench bench-tune bench-ingest bench-classifier demo stop clean
 
 all: build
 
@@ -47,14 +47,35 @@ asan: deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Asan
 	cmake --build $(ASAN_DIR)
 
+# The Debian packages zwgk-daemons, zwgkctl and zwgk-common (docs/install.md).
+# dpkg-buildpackage runs in a copy of the tree under var/deb/src, so the build
+# leaves nothing in the tree itself; the .deb, .changes and .buildinfo files
+# end in var/deb/. Then lintian: any error (E:) fails the target, warnings are
+# printed.
+DEB_DIR := var/deb
+deb:
+	deploy/install-deps.sh --deb
+	rm -rf $(DEB_DIR)/src
+	mkdir -p $(DEB_DIR)/src/zwgk
+	tar -c --exclude-vcs --exclude=./var --exclude=./build --exclude='./build-*' \
+		--exclude=__pycache__ --exclude=.pytest_cache -f - . | tar -x -C $(DEB_DIR)/src/zwgk
+	cd $(DEB_DIR)/src/zwgk && dpkg-buildpackage -us -uc -b -Jauto
+	rm -f $(DEB_DIR)/*.deb $(DEB_DIR)/*.changes $(DEB_DIR)/*.buildinfo
+	mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.changes $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/
+	lintian --fail-on error --tag-display-limit 0 $(DEB_DIR)/*.changes
+
 # Unit tests, then the schema and end-to-end suites against a private stack,
 # which is stopped afterwards whatever pytest said; the exit status is pytest's.
+# Then the Debian packages (tests/deb), which runs make deb first when var/deb
+# has none or they are older than a source they are built from (about twenty
+# seconds on two cores, plus the first install of debhelper and lintian).
 # Then the same unit and end-to-end tests once more on the sanitizer build.
 test: test-debug test-asan
 
 test-debug: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 	$(TEST_ENV) bash -c 'trap "$(STACK) down" EXIT; var/venv/bin/pytest -q tests/schemas tests/cli tests/conformance tests/e2e'
+	var/venv/bin/pytest -q tests/deb
 
 # The daemons of this stack are the ASan+UBSan binaries; a sanitizer report
 # (including a leak at exit) makes a daemon exit non-zero, which the restart

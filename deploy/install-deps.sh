@@ -38,14 +38,18 @@ PACKAGES=(
 
 # Optional sets: --fuzz for the libFuzzer targets (make fuzz), --bench for the
 # benchmarks (make bench, bench-ingest, bench-classifier; gnuplot draws the
-# plots of make bench). Not needed by make test or make demo.
+# plots of make bench, perf records BENCH_PROFILE and BENCH_PERF profiles),
+# --deb for the Debian packages (make deb: debhelper and dpkg-buildpackage,
+# lintian; tests/deb of make test builds them too). Not needed by make demo.
 FUZZ_PACKAGES=(clang libclang-rt-14-dev libfuzzer-14-dev)
-BENCH_PACKAGES=(wrk nginx gnuplot-nox)
+BENCH_PACKAGES=(wrk nginx gnuplot-nox linux-perf)
+DEB_PACKAGES=(debhelper dpkg-dev fakeroot lintian)
 for arg in "$@"; do
     case "$arg" in
     --fuzz) PACKAGES+=("${FUZZ_PACKAGES[@]}") ;;
     --bench) PACKAGES+=("${BENCH_PACKAGES[@]}") ;;
-    *) printf 'usage: deploy/install-deps.sh [--fuzz] [--bench]\n' >&2; exit 2 ;;
+    --deb) PACKAGES+=("${DEB_PACKAGES[@]}") ;;
+    *) printf 'usage: deploy/install-deps.sh [--fuzz] [--bench] [--deb]\n' >&2; exit 2 ;;
     esac
 done
 

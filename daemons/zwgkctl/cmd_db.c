@@ -56,13 +56,14 @@ static bool sql_dir_beside_executable(char *out, size_t len) {
   return written > 0 && (size_t)written < len && is_dir(out);
 }
 
-/* Resolves the sql directory: --sql-dir, $ZWGK_SQL_DIR, beside the executable,
- * /usr/share/zwgk/sql. Returns 0, or -1 with err when it is not a directory. */
+/* Resolves the sql directory: --sql-dir, $ZWGK_SQL_DIR, beside the executable
+ * (a build tree), ZWGK_SQL_DIR_DEFAULT (an installed zwgkctl). Returns 0, or -1
+ * with err when it is not a directory. */
 static int resolve_sql_dir(const char *option, char *out, size_t len, char *err, size_t errlen) {
   const char *env = getenv("ZWGK_SQL_DIR");
   if (option) snprintf(out, len, "%s", option);
   else if (env && *env) snprintf(out, len, "%s", env);
-  else if (!sql_dir_beside_executable(out, len)) snprintf(out, len, "/usr/share/zwgk/sql");
+  else if (!sql_dir_beside_executable(out, len)) snprintf(out, len, "%s", ZWGK_SQL_DIR_DEFAULT);
   if (!is_dir(out)) {
     snprintf(err, errlen, "SQL directory %s not found (use --sql-dir or ZWGK_SQL_DIR)", out);
     return -1;

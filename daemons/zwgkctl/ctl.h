@@ -50,6 +50,8 @@ int cmd_catalog_import(struct ctl *ctl, int argc, char **argv);
 int cmd_catalog_list(struct ctl *ctl, int argc, char **argv);
 int cmd_catalog_coverage(struct ctl *ctl, int argc, char **argv);
 int cmd_catalog_reevaluate(struct ctl *ctl, int argc, char **argv);
+int cmd_topics_create(struct ctl *ctl, int argc, char **argv);
+int cmd_topics_list(struct ctl *ctl, int argc, char **argv);
 
 /* --- releasing a held release (cmd_review.c) --- */
 
@@ -67,6 +69,12 @@ int ctl_release_reviewed(struct ctl *ctl, const char *release_id, int revision, 
     __attribute__((warn_unused_result));
 
 /* --- arguments (ctl.c) --- */
+
+/* Where `cmake --install` puts sql/: <datadir>/zwgk/sql, /usr/share/zwgk/sql in
+ * the Debian packages. The build defines it from CMAKE_INSTALL_FULL_DATADIR. */
+#ifndef ZWGK_SQL_DIR_DEFAULT
+#define ZWGK_SQL_DIR_DEFAULT "/usr/share/zwgk/sql"
+#endif
 
 #define CTL_MAX_POSITIONAL 8
 #define CTL_MAX_OPTIONS 4

@@ -38,7 +38,7 @@ static const struct command commands[] = {
      "Each migration runs in one transaction with its schema_migrations row. A\n"
      "migration whose file changed after it was applied is an error.\n"
      "  --sql-dir DIR   the migrations directory (default $ZWGK_SQL_DIR, else\n"
-     "                  ../../sql beside the executable, else /usr/share/zwgk/sql)\n"},
+     "                  ../../sql beside the executable, else " ZWGK_SQL_DIR_DEFAULT ")\n"},
     {"db", "seed", cmd_db_seed, "db seed [--sql-dir DIR]",
      "apply every sql/seed/*.sql (idempotent), each in one transaction",
      "  --sql-dir DIR   the directory holding seed/ (default as for db migrate)\n"},
@@ -167,6 +167,39 @@ static const struct command commands[] = {
      "  --department CODE   one department only\n"
      "  --csv               one row per release (RFC 4180, UTF-8, header row) for\n"
      "                      the performance assessment\n"},
+    {"topics", "create", cmd_topics_create,
+     "topics create [OPTIONS]",
+     "create the Kafka topics zwgk uses (once, before the daemons start)",
+     "Creates kafka.topic_prefix + releases, tagged, review, channel.portal,\n"
+     "channel.wechat, channel.broadcast, channel.bulletin, receipts and dlq with\n"
+     "librdkafka's Admin API, over the [kafka] settings of the daemons (TLS, SASL),\n"
+     "each with cleanup.policy=delete, retention.ms and min.insync.replicas, then\n"
+     "waits until every partition has a leader. A topic that exists is checked and\n"
+     "never changed: its partitions, replicas per partition and those three\n"
+     "settings must be as asked, or it is reported as a mismatch.\n"
+     "  --partitions N            partitions of each topic (default kafka.partitions, 6)\n"
+     "  --replication-factor N    replicas of each partition (default 3; 1 on a\n"
+     "                            single broker)\n"
+     "  --min-insync-replicas N   replicas that must have a write before acks=all\n"
+     "                            acknowledges it (default 2, at most the replication)\n"
+     "  --retention-days N        retention.ms of every topic (default 14); the DLQ\n"
+     "                            keeps N days or 90, whichever is longer\n"
+     "  --dry-run                 show what would be created and have Kafka validate\n"
+     "                            it (validate_only); create nothing\n"
+     "Exits 0 when every topic exists as asked (or would be created); 1 when one\n"
+     "differs, Kafka refused one, the replication factor is larger than the number\n"
+     "of brokers, no broker answered within 10 s, or the TLS handshake or SASL\n"
+     "authentication failed (the error gives librdkafka's reason); 2 on a usage\n"
+     "error.\n"},
+    {"topics", "list", cmd_topics_list, "topics list",
+     "zwgk's topics: partitions, replicas, min ISR, retention, cleanup, state",
+     "Describes each topic zwgk uses (metadata and DescribeConfigs). STATE is ok,\n"
+     "MISSING, N without leader or N under-replicated. --json gives {\"brokers\",\n"
+     "\"broker_count\", \"topics\": [{\"topic\", \"exists\", \"partitions\",\n"
+     "\"replication_factor\", \"configs\", \"problems\", ...}]}.\n"
+     "Exits 1 when a topic is missing, a partition has no leader, no broker\n"
+     "answered within 10 s, or the TLS handshake or SASL authentication failed;\n"
+     "0 otherwise.\n"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
