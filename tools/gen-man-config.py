@@ -10,15 +10,20 @@ between the lines
     .\\" END GENERATED KEYS
 
 zwgk.conf.5 gets every key, grouped by section; each daemon's section-8 page
-gets the keys that daemon reads (KEYS_OF below). Everything outside the
-markers is written by hand.
+gets the keys that daemon reads (KEYS_OF below). docs/configuration.md gets
+every key as a Markdown table, between the lines
+
+    <!-- BEGIN GENERATED KEYS: tools/gen-man-config.py -->
+    <!-- END GENERATED KEYS -->
+
+Everything outside the markers is written by hand.
 
     tools/gen-man-config.py                 # rewrite the pages
     tools/gen-man-config.py --check         # exit 1 naming the pages out of date
     tools/gen-man-config.py --bin DIR       # binaries in DIR (default
                                             # $ZWGK_BUILD_DIR/bin, else build/bin)
 
-tests/cli/test_man_pages.py fails when a page is out of date.
+tests/cli/test_man_pages.py fails when a page or the reference is out of date.
 """
 import argparse
 import os
@@ -29,6 +34,9 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MAN = ROOT / "man"
+REFERENCE = ROOT / "docs" / "configuration.md"
+MD_BEGIN = "<!-- BEGIN GENERATED KEYS: tools/gen-man-config.py -->"
+MD_END = "<!-- END GENERATED KEYS -->"
 BEGIN = '.\\" BEGIN GENERATED KEYS'
 END = '.\\" END GENERATED KEYS'
 
@@ -138,20 +146,35 @@ def block_for(page, keys):
 
 def pages():
     names = ["zwgk.conf.5"] + [f"{d}.8" for d in KEYS_OF]
-    return [MAN / n for n in names]
+    return [MAN / n for n in names] + [REFERENCE]
+
+
+def md_cell(text):
+    return text.replace("|", "\\|")
+
+
+def reference_table(keys):
+    """The key table of docs/configuration.md."""
+    rows = ["| key | type | default | reloadable | meaning |", "| --- | --- | --- | --- | --- |"]
+    for key, typ, default, reloadable, meaning in keys:
+        rows.append(f"| `{key}` | {typ} | {'`' + md_cell(default) + '`' if default else ''} | "
+                    f"{'yes' if reloadable else 'no'} | {md_cell(meaning)} |")
+    return rows
 
 
 def regenerate(path, keys):
     """Returns (old text, new text) of one page."""
     old = path.read_text(encoding="utf-8")
     lines = old.split("\n")
+    begin, end = (MD_BEGIN, MD_END) if path.suffix == ".md" else (BEGIN, END)
     try:
-        b, e = lines.index(BEGIN), lines.index(END)
+        b, e = lines.index(begin), lines.index(end)
     except ValueError:
-        raise SystemExit(f"{path}: no '{BEGIN}' ... '{END}' lines")
+        raise SystemExit(f"{path}: no '{begin}' ... '{end}' lines")
     if e < b:
-        raise SystemExit(f"{path}: '{END}' before '{BEGIN}'")
-    new = lines[:b + 1] + block_for(path.name, keys) + lines[e:]
+        raise SystemExit(f"{path}: '{end}' before '{begin}'")
+    block = reference_table(keys) if path.suffix == ".md" else block_for(path.name, keys)
+    new = lines[:b + 1] + block + lines[e:]
     return old, "\n".join(new)
 
 
