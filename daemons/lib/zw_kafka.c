@@ -150,7 +150,7 @@ struct zw_producer *zw_producer_new(const struct zw_config *cfg, struct event_ba
   p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof rkerr);
   if (!p->rk) {
     rd_kafka_conf_destroy(conf); /* ownership passes only on success */
-    snprintf(err, errlen, "rd_kafka_new: %s", rkerr);
+    snprintf(err, errlen, "rd_kafka_new: %.400s", rkerr);
     goto failed;
   }
   if (pipe(p->pipefd) < 0 || evutil_make_socket_nonblocking(p->pipefd[0]) < 0 ||

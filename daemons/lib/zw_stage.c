@@ -80,7 +80,7 @@ static int producer_start(struct zw_stage *st, char *err, size_t errlen) {
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof rkerr);
   if (!rk) {
     rd_kafka_conf_destroy(conf);
-    snprintf(err, errlen, "rd_kafka_new: %s", rkerr);
+    snprintf(err, errlen, "rd_kafka_new: %.400s", rkerr);
     return -1;
   }
   rd_kafka_error_t *e = rd_kafka_init_transactions(rk, 10000);
@@ -703,7 +703,7 @@ static int consumer_start(struct zw_stage *st, char *err, size_t errlen) {
   st->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof rkerr);
   if (!st->consumer) {
     rd_kafka_conf_destroy(conf);
-    snprintf(err, errlen, "rd_kafka_new: %s", rkerr);
+    snprintf(err, errlen, "rd_kafka_new: %.400s", rkerr);
     return -1;
   }
   rd_kafka_poll_set_consumer(st->consumer);

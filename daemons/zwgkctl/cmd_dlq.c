@@ -485,7 +485,10 @@ static int plan_target(const struct ctl *ctl, struct plan *p, const char *source
       snprintf(err, errlen, "entry %s came from a schedule but its original is not a channel envelope", p->id);
       return -1;
     }
-    snprintf(p->target, sizeof p->target, "%s%s", prefix, channel);
+    if ((size_t)snprintf(p->target, sizeof p->target, "%s%s", prefix, channel) >= sizeof p->target) {
+      snprintf(err, errlen, "entry %s: topic name %s%s too long", p->id, prefix, channel);
+      return -1;
+    }
   } else {
     const char *colon = source ? strchr(source, ':') : NULL;
     if (!colon || !topic_name(source, (size_t)(colon - source))) {

@@ -393,7 +393,7 @@ static int create_missing(struct admin *a, const struct plan *p, struct topic *t
       wanted_config(p, topics, t, c, want);
       snprintf(t->config[c], sizeof t->config[c], "%s", want);
       if (rd_kafka_NewTopic_set_config(nt, config_names[c], want)) {
-        snprintf(err, errlen, "%s: cannot set %s", t->name, config_names[c]);
+        snprintf(err, errlen, "%.200s: cannot set %s", t->name, config_names[c]);
         rd_kafka_NewTopic_destroy(nt);
         rd_kafka_NewTopic_destroy_array(news, count);
         return -1;
