@@ -245,7 +245,14 @@ def test_daemon_is_ready_for_systemd_before_kafka_and_postgresql(stack, notify_s
     proc = launch(stack, daemon, notify_socket, where, args)
     try:
         notify_socket.expect("READY", "1", timeout=READY_TIMEOUT, proc=proc)
-        assert readyz(f"http://{admin}/readyz") == 503
+        # The answer may wait: a stage tries to set up its Kafka transactions on
+        # the event loop (up to 10 s per attempt, then backs off), and /readyz
+        # is served by the same loop. A 200 or an exit is a failure at once.
+        url = f"http://{admin}/readyz"
+        answer = wait_until(f"{daemon} answering /readyz without Kafka and PostgreSQL",
+                            lambda: readyz(url) or proc.poll() is not None, timeout=45)
+        assert proc.poll() is None, f"{daemon} exited; see {where}"
+        assert answer == 503, answer
         status = notify_socket.expect("STATUS", timeout=10, proc=proc)["STATUS"]
         assert re.match(r"not ready: (kafka|postgresql): ", status), status
         stop(proc, notify_socket, where)
