@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Helpers shared by the benchmarks' run.sh scripts (tests/bench/*/run.sh):
 # key=value files, CPU time from /proc, Kafka's own tools on the broker's jars,
-# and nginx answering a fixed 202 (tests/bench/ingest/nginx.conf.in). Sourced,
-# never run; the caller sets `set -euo pipefail` and defines die().
+# and nginx answering a fixed 202 (tests/bench/ingest/nginx.conf.in), and each
+# benchmark's messages and clean environment (bench_init). Sourced, never run;
+# the caller sets `set -euo pipefail` and calls bench_init first.
 #
 # Globals the functions use, set by the caller:
 #   RESULTS      the results directory (kafka_tool, kafka_tools_log4j)
@@ -10,6 +11,27 @@
 #   KAFKA_LIBS   the broker's jars (~/.cache/zwgk/kafka-<version>/libs)
 
 BENCH_COMMON_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# What `stack env` prints for clients: from the caller's shell they would point
+# a benchmark's stack elsewhere (ZWGK_KAFKA_BROKERS, ZWGK_PG_DSN above all).
+BENCH_CLIENT_VARS=(ZWGK_INGEST_URL ZWGK_KAFKA_BROKERS ZWGK_PG_DSN ZWGK_PORTAL_URL ZWGK_CONFIG
+    ZWGK_PRODUCER_ADMIN_URL ZWGK_CLASSIFIER_ADMIN_URL ZWGK_FANOUT_ADMIN_URL ZWGK_PORTAL_ADMIN_URL
+    ZWGK_BULLETIN_ADMIN_URL ZWGK_WECHAT_ADMIN_URL ZWGK_BROADCAST_ADMIN_URL ZWGK_BULLETIN_URL
+    ZWGK_FAKE_WECHAT_URL ZWGK_FAKE_BROADCAST_URL ZWGK_BIN_DIR)
+
+# bench_init NAME: say and die speak as NAME; the client variables are unset.
+bench_init() {
+    BENCH_NAME=$1
+    unset "${BENCH_CLIENT_VARS[@]}"
+}
+say() { printf '%s: %s\n' "$BENCH_NAME" "$*"; }
+die() {
+    printf '%s: %s\n' "$BENCH_NAME" "$*" >&2
+    exit 1
+}
+
+# stack_env NAME: a variable of what `$STACK env` prints (STACK set by the caller).
+stack_env() { "$STACK" env | sed -n "s/^$1=//p"; }
 
 # kv FILE KEY: the value of KEY in a key=value file.
 kv() { sed -n "s/^$2=//p" "$1" | head -n 1; }

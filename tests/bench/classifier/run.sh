@@ -110,25 +110,16 @@ TOPIC=zwgk.releases
 RAW_TOPIC=bench.raw
 WARM_TOPIC=bench.warmup
 
-# What `stack env` prints for clients must not leak in from the caller's
-# shell: ZWGK_KAFKA_BROKERS and ZWGK_PG_DSN would point this stack elsewhere.
-# Nor may a caller's classifier settings: each run sets its own.
-unset ZWGK_INGEST_URL ZWGK_KAFKA_BROKERS ZWGK_PG_DSN ZWGK_PORTAL_URL ZWGK_CONFIG \
-    ZWGK_PRODUCER_ADMIN_URL ZWGK_CLASSIFIER_ADMIN_URL ZWGK_FANOUT_ADMIN_URL \
-    ZWGK_PORTAL_ADMIN_URL ZWGK_BIN_DIR ZWGK_KAFKA_COMMIT_INTERVAL_MS ZWGK_CLASSIFIER_GROUP_ID
+# bench_init, say, die, stack_env, kv, cpu_ticks, machine_busy_ticks, secs, cores,
+# now, since, kafka_tool
+# shellcheck source=tests/bench/common.sh
+. "$HERE/../common.sh"
+bench_init bench-classifier
+# Nor may a caller's classifier settings leak in: each run sets its own.
+unset ZWGK_KAFKA_COMMIT_INTERVAL_MS ZWGK_CLASSIFIER_GROUP_ID
 export ZWGK_STACK_DIR=${BENCH_STACK_DIR:-$ROOT/var/bench-classifier}
 export ZWGK_STACK_PORT_BASE=$PORT_BASE
 export ZWGK_BUILD_DIR=${ZWGK_BUILD_DIR:-$ROOT/build-release}
-
-# kv, cpu_ticks, machine_busy_ticks, secs, cores, now, since, kafka_tool
-# shellcheck source=tests/bench/common.sh
-. "$HERE/../common.sh"
-
-say() { printf 'bench-classifier: %s\n' "$*"; }
-die() {
-    printf 'bench-classifier: %s\n' "$*" >&2
-    exit 1
-}
 
 [[ $RELEASES =~ ^[1-9][0-9]*$ ]] || die "BENCH_RELEASES must be a positive number, not '$RELEASES'"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive number, not '$RUNS'"
@@ -275,7 +266,6 @@ fi
 # other stage may consume zwgk.releases or compete for the two cores.
 ZWGK_STACK_NO_DAEMONS=1 "$STACK" up
 "$STACK" start-daemon zwgk-producer
-stack_env() { "$STACK" env | sed -n "s/^$1=//p"; }
 for name in $("$STACK" status 2>/dev/null | awk '$1 ~ /^zwgk-/ && $1 != "zwgk-producer" && $2 == "running" { print $1 }'); do
     "$STACK" stop-daemon "$name" || die "cannot stop $name"
 done

@@ -85,25 +85,14 @@ HELPER=$HERE/e2e_bench.py
 CLASSIFIER_HELPER=$ROOT/tests/bench/classifier/classifier_bench.py
 PYTHON=$ROOT/var/venv/bin/python
 
-# What `stack env` prints for clients must not leak in from the caller's
-# shell: ZWGK_KAFKA_BROKERS and ZWGK_PG_DSN would point this stack elsewhere.
-unset ZWGK_INGEST_URL ZWGK_KAFKA_BROKERS ZWGK_PG_DSN ZWGK_PORTAL_URL ZWGK_CONFIG \
-    ZWGK_PRODUCER_ADMIN_URL ZWGK_CLASSIFIER_ADMIN_URL ZWGK_FANOUT_ADMIN_URL \
-    ZWGK_PORTAL_ADMIN_URL ZWGK_BULLETIN_ADMIN_URL ZWGK_WECHAT_ADMIN_URL ZWGK_BROADCAST_ADMIN_URL \
-    ZWGK_BULLETIN_URL ZWGK_FAKE_WECHAT_URL ZWGK_FAKE_BROADCAST_URL ZWGK_BIN_DIR
+# bench_init, say, die, stack_env, kv, cpu_ticks, machine_busy_ticks, cores, now,
+# since, kafka_tool, bench_nginx_*
+# shellcheck source=tests/bench/common.sh
+. "$HERE/../common.sh"
+bench_init bench-e2e
 export ZWGK_STACK_DIR=${BENCH_STACK_DIR:-$ROOT/var/bench-e2e}
 export ZWGK_STACK_PORT_BASE=$PORT_BASE
 export ZWGK_BUILD_DIR=${ZWGK_BUILD_DIR:-$ROOT/build-release}
-
-# kv, cpu_ticks, machine_busy_ticks, cores, now, since, kafka_tool, bench_nginx_*
-# shellcheck source=tests/bench/common.sh
-. "$HERE/../common.sh"
-
-say() { printf 'bench-e2e: %s\n' "$*"; }
-die() {
-    printf 'bench-e2e: %s\n' "$*" >&2
-    exit 1
-}
 
 for n in "$RELEASES" "$DURATION" "$RAW_RECORDS" "$LATENCY_MESSAGES" "$NGINX_SECONDS" "$CLASSIFIERS" "$FANOUTS" "$STALL_SECONDS"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "BENCH_RELEASES, BENCH_SECONDS, BENCH_RAW_RECORDS, BENCH_LATENCY_MESSAGES," \
@@ -183,7 +172,6 @@ if [ -e "$ZWGK_STACK_DIR/.zwgk-stack" ]; then
     "$STACK" down --purge # left by an interrupted run, or kept with BENCH_KEEP_STACK=1
 fi
 "$STACK" up
-stack_env() { "$STACK" env | sed -n "s/^$1=//p"; }
 BROKERS=$(stack_env ZWGK_KAFKA_BROKERS)
 CONFIG=$(stack_env ZWGK_CONFIG)
 KAFKA_PID=$(cat "$ZWGK_STACK_DIR/run/kafka.pid")

@@ -60,23 +60,12 @@ SCRIPT=$HERE/release.lua
 PYTHON=$ROOT/var/venv/bin/python
 TOPIC=zwgk.releases
 
-# What `stack env` prints for clients must not leak in from the caller's
-# shell: ZWGK_KAFKA_BROKERS and ZWGK_PG_DSN would point this stack elsewhere.
-unset ZWGK_INGEST_URL ZWGK_KAFKA_BROKERS ZWGK_PG_DSN ZWGK_PORTAL_URL ZWGK_CONFIG \
-    ZWGK_PRODUCER_ADMIN_URL ZWGK_CLASSIFIER_ADMIN_URL ZWGK_FANOUT_ADMIN_URL \
-    ZWGK_PORTAL_ADMIN_URL ZWGK_BIN_DIR
-export ZWGK_STACK_DIR=${BENCH_STACK_DIR:-$ROOT/var/bench}
-export ZWGK_STACK_PORT_BASE=$PORT_BASE
-
-# kv, cpu_ticks, CLK_TCK, bench_nginx_start/stop
+# bench_init, say, die, stack_env, kv, cpu_ticks, CLK_TCK, bench_nginx_start/stop
 # shellcheck source=tests/bench/common.sh
 . "$HERE/../common.sh"
-
-say() { printf 'bench: %s\n' "$*"; }
-die() {
-    printf 'bench: %s\n' "$*" >&2
-    exit 1
-}
+bench_init bench
+export ZWGK_STACK_DIR=${BENCH_STACK_DIR:-$ROOT/var/bench}
+export ZWGK_STACK_PORT_BASE=$PORT_BASE
 
 for tool in wrk nginx curl; do
     command -v "$tool" >/dev/null || die "$tool is not installed (Debian packages: wrk nginx curl)"
@@ -271,7 +260,6 @@ else
     "$STACK" start-daemon zwgk-producer
 fi
 
-stack_env() { "$STACK" env | sed -n "s/^$1=//p"; }
 INGEST_URL=$(stack_env ZWGK_INGEST_URL)/v1/releases
 ADMIN_URL=$(stack_env ZWGK_PRODUCER_ADMIN_URL)
 BROKERS=$(stack_env ZWGK_KAFKA_BROKERS)
