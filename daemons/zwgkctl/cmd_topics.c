@@ -101,6 +101,13 @@ static int parse_count(const char *s, long min, long max, long *out) {
   return 0;
 }
 
+/* The topic of an Admin API result, by name; NULL for one not asked about. */
+static struct topic *find_topic(struct topic *topics, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(topics[i].name, name) == 0) return &topics[i];
+  return NULL;
+}
+
 static void add_problem(struct topic *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add_problem(struct topic *t, const char *fmt, ...) {
   size_t n = strlen(t->problems);
@@ -299,9 +306,7 @@ static int describe_configs(struct admin *a, struct topic *topics, size_t n, cha
     const rd_kafka_ConfigResource_t **res =
         rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &got);
     for (size_t r = 0; r < got; r++) {
-      struct topic *t = NULL;
-      for (size_t i = 0; i < n && !t; i++)
-        if (strcmp(topics[i].name, rd_kafka_ConfigResource_name(res[r])) == 0) t = &topics[i];
+      struct topic *t = find_topic(topics, n, rd_kafka_ConfigResource_name(res[r]));
       if (!t) continue;
       if (rd_kafka_ConfigResource_error(res[r])) {
         add_problem(t, "cannot read its configuration: %s", rd_kafka_ConfigResource_error_string(res[r]));
@@ -418,9 +423,7 @@ static int create_missing(struct admin *a, const struct plan *p, struct topic *t
     const rd_kafka_topic_result_t **res =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &got);
     for (size_t r = 0; r < got; r++) {
-      struct topic *t = NULL;
-      for (size_t i = 0; i < TOPIC_COUNT && !t; i++)
-        if (strcmp(topics[i].name, rd_kafka_topic_result_name(res[r])) == 0) t = &topics[i];
+      struct topic *t = find_topic(topics, TOPIC_COUNT, rd_kafka_topic_result_name(res[r]));
       if (!t) continue;
       rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[r]);
       const char *why = rd_kafka_topic_result_error_string(res[r]);
